@@ -1,0 +1,243 @@
+import { decodeMessage, encodeMessage, MaxLengthError, message, streamMessage } from 'protons-runtime'
+import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
+import type { Codec, DecodeOptions } from 'protons-runtime'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export interface Card {
+  version: number
+  peerId: Uint8Array<ArrayBuffer>
+  addrs: Uint8Array<ArrayBuffer>[]
+  relays: Uint8Array<ArrayBuffer>[]
+  timestamp: bigint
+  signature: Uint8Array<ArrayBuffer>
+}
+
+export namespace Card {
+  let _codec: Codec<Card>
+
+  export const codec = (): Codec<Card> => {
+    if (_codec == null) {
+      _codec = message<Card>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if ((obj.peerId != null && obj.peerId.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.peerId)
+        }
+
+        if (obj.addrs != null && obj.addrs.length > 0) {
+          for (const value of obj.addrs) {
+            w.uint32(26)
+            w.bytes(value)
+          }
+        }
+
+        if (obj.relays != null && obj.relays.length > 0) {
+          for (const value of obj.relays) {
+            w.uint32(34)
+            w.bytes(value)
+          }
+        }
+
+        if ((obj.timestamp != null && obj.timestamp !== 0n)) {
+          w.uint32(40)
+          w.uint64(obj.timestamp)
+        }
+
+        if ((obj.signature != null && obj.signature.byteLength > 0)) {
+          w.uint32(50)
+          w.bytes(obj.signature)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          peerId: uint8ArrayAlloc(0),
+          addrs: [],
+          relays: [],
+          timestamp: 0n,
+          signature: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.peerId = reader.bytes()
+              break
+            }
+            case 3: {
+              if (opts.limits?.addrs != null && obj.addrs.length === opts.limits.addrs) {
+                throw new MaxLengthError('Decode error - repeated field "addrs" had too many elements')
+              }
+
+              obj.addrs.push(reader.bytes())
+              break
+            }
+            case 4: {
+              if (opts.limits?.relays != null && obj.relays.length === opts.limits.relays) {
+                throw new MaxLengthError('Decode error - repeated field "relays" had too many elements')
+              }
+
+              obj.relays.push(reader.bytes())
+              break
+            }
+            case 5: {
+              obj.timestamp = reader.uint64()
+              break
+            }
+            case 6: {
+              obj.signature = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          addrs: 0,
+          relays: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.peerId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              if (opts.limits?.addrs != null && obj.addrs === opts.limits.addrs) {
+                throw new MaxLengthError('Streaming decode error - repeated field "addrs" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.addrs[]`,
+                index: obj.addrs,
+                value: reader.bytes()
+              }
+
+              obj.addrs++
+
+              break
+            }
+            case 4: {
+              if (opts.limits?.relays != null && obj.relays === opts.limits.relays) {
+                throw new MaxLengthError('Streaming decode error - repeated field "relays" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.relays[]`,
+                index: obj.relays,
+                value: reader.bytes()
+              }
+
+              obj.relays++
+
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.timestamp`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.signature`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface CardVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface CardPeerIdFieldEvent {
+    field: '$.peerId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface CardAddrsFieldEvent {
+    field: '$.addrs[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface CardRelaysFieldEvent {
+    field: '$.relays[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface CardTimestampFieldEvent {
+    field: '$.timestamp'
+    value: bigint
+  }
+
+  export interface CardSignatureFieldEvent {
+    field: '$.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Card>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Card.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Card>): Card {
+    return decodeMessage(buf, Card.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Card>): Generator<CardVersionFieldEvent | CardPeerIdFieldEvent | CardAddrsFieldEvent | CardRelaysFieldEvent | CardTimestampFieldEvent | CardSignatureFieldEvent> {
+    return streamMessage(buf, Card.codec(), opts)
+  }
+}

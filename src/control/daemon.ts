@@ -1,0 +1,3 @@
+export interface DaemonInit { dataDir: string }
+export interface Daemon { stop(): Promise<void> }
+export async function startDaemon (init: DaemonInit): Promise<Daemon> { throw new Error('todo') }

@@ -1,0 +1,262 @@
+import { pbStream } from '@libp2p/utils'
+import { Ack, Batch, Body, type Envelope } from './pb/dm.js'
+import {
+  DM_PROTOCOL, DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_MAX_OUTBOUND_STREAMS,
+  DM_SENDER_IDLE_MS, MAX_BATCH_ENVELOPES, MAX_ENVELOPE_BYTES, MAX_FRAME_BYTES, MAX_TEXT_BYTES
+} from './constants.js'
+import { open, MAX_RECEIPT_REFS, type RejectReason } from '../crypto/envelope.js'
+import { localKeys, peerKeys, type LocalKeys } from '../crypto/keys.js'
+import { signReceipt, verifyReceipt } from '../crypto/receipt.js'
+import { EnvelopeRejectedError, ProtocolViolationError } from '../errors.js'
+import { MESSAGE_ID_LENGTH } from '../constants.js'
+import type { DeliveryResult, DirectMessages, DirectMessagesComponents, DirectMessagesInit, IncomingMessage } from './index.js'
+import type { AbortOptions, Connection, Ed25519PrivateKey, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+
+const REASONS: Record<RejectReason, Ack.Reason> = {
+  malformed: Ack.Reason.MALFORMED,
+  'wrong-recipient': Ack.Reason.WRONG_RECIPIENT,
+  'bad-signature': Ack.Reason.BAD_SIGNATURE,
+  'unsupported-scheme': Ack.Reason.UNSUPPORTED_SCHEME,
+  'decrypt-failed': Ack.Reason.DECRYPT_FAILED,
+  'too-large': Ack.Reason.TOO_LARGE,
+  'sender-mismatch': Ack.Reason.SENDER_MISMATCH
+}
+const REASON_NAMES = new Map<Ack.Reason, RejectReason>(Object.entries(REASONS).map(([k, v]) => [v, k as RejectReason]))
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+
+/** Bytes an envelope occupies on the wire, without encoding it again. */
+function envelopeSize (env: Envelope): number {
+  return env.id.byteLength + env.recipient.byteLength + env.ephemeralKey.byteLength + env.nonce.byteLength + env.ciphertext.byteLength + 16
+}
+
+/** An outbound stream to one peer, reused across batches while it stays open. */
+interface Session {
+  stream: Stream
+  pb: ReturnType<typeof pbStream<Stream>>
+  idleTimer?: ReturnType<typeof setTimeout>
+}
+
+export class DirectMessagesService implements DirectMessages, Startable {
+  private readonly components: DirectMessagesComponents
+  private readonly init: DirectMessagesInit
+  private readonly log: Logger
+  private readonly idleTimeout: number
+  private readonly ackTimeout: number
+  private readonly maxInboundStreams: number
+  private readonly maxOutboundStreams: number
+  private readonly sessions = new Map<string, Session>()
+  /** Per-peer tail of the send chain: one batch in flight per peer, in order. */
+  private readonly chains = new Map<string, Promise<unknown>>()
+  /** Serialises persistence so two streams from one peer cannot both store one id. */
+  private persistChain: Promise<unknown> = Promise.resolve()
+  private keys?: LocalKeys
+  private started = false
+
+  constructor (components: DirectMessagesComponents, init: DirectMessagesInit) {
+    this.components = components
+    this.init = init
+    this.log = components.logger.forComponent('pigeon:dm')
+    this.idleTimeout = init.idleTimeout ?? DM_IDLE_TIMEOUT_MS
+    this.ackTimeout = init.ackTimeout ?? DM_ACK_TIMEOUT_MS
+    this.maxInboundStreams = init.maxInboundStreams ?? DM_MAX_INBOUND_STREAMS
+    this.maxOutboundStreams = init.maxOutboundStreams ?? DM_MAX_OUTBOUND_STREAMS
+    this.handleStream = this.handleStream.bind(this)
+  }
+
+  readonly [Symbol.toStringTag] = 'pigeon:dm'
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.keys = localKeys(this.components.privateKey as Ed25519PrivateKey, this.components.peerId)
+    await this.components.registrar.handle(DM_PROTOCOL, this.handleStream, {
+      maxInboundStreams: this.maxInboundStreams,
+      maxOutboundStreams: this.maxOutboundStreams
+    })
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.components.registrar.unhandle(DM_PROTOCOL)
+    for (const session of this.sessions.values()) {
+      clearTimeout(session.idleTimer)
+      session.stream.abort(new Error('node stopping'))
+    }
+    this.sessions.clear()
+  }
+
+  isStarted (): boolean {
+    return this.started
+  }
+
+  // --- receiving ------------------------------------------------------------
+
+  private async handleStream (stream: Stream, connection: Connection): Promise<void> {
+    const remote = connection.remotePeer
+    const remoteKeys = peerKeys(remote)
+    const keys = this.keys
+    if (remoteKeys == null || keys == null) {
+      this.log('refusing dm stream from %p: not an Ed25519 peer', remote)
+      stream.abort(new ProtocolViolationError('pigeon needs Ed25519 peer ids'))
+      return
+    }
+    const pb = pbStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+    try {
+      while (true) {
+        let batch: Batch
+        try {
+          // A fresh deadline per frame: an idle stream is closed, a busy one lives on.
+          batch = await pb.read(Batch, { signal: AbortSignal.timeout(this.idleTimeout), limits: { envelopes: MAX_BATCH_ENVELOPES } })
+        } catch (err: any) {
+          if (err.name === 'UnexpectedEOFError' && stream.readStatus !== 'readable') {
+            await stream.close()
+            return
+          }
+          throw err
+        }
+        const { accepted, rejected } = this.openBatch(keys, remote, batch)
+        if (accepted.length > 0) {
+          const persisted = this.persistChain.then(async () => this.init.onMessages(accepted, remote))
+          this.persistChain = persisted.catch(() => {})
+          await persisted
+        }
+        const ids = accepted.map(m => m.id)
+        const timestamp = BigInt(Date.now())
+        await pb.write({
+          accepted: ids as Array<Uint8Array<ArrayBuffer>>,
+          timestamp,
+          signature: ids.length > 0 ? signReceipt(keys, remoteKeys, timestamp, ids) as Uint8Array<ArrayBuffer> : new Uint8Array(0),
+          rejected: rejected.map(r => ({ id: r.id as Uint8Array<ArrayBuffer>, reason: REASONS[r.reason] }))
+        }, Ack, { signal: AbortSignal.timeout(this.ackTimeout) })
+        if (rejected.length > 0) {
+          // An honest peer never sends these: tell it why, then stop talking to it on this stream.
+          this.log('closing dm stream from %p after rejecting %d envelope(s): %s', remote, rejected.length, rejected.map(r => r.reason).join(','))
+          await stream.close({ signal: AbortSignal.timeout(this.ackTimeout) })
+          return
+        }
+      }
+    } catch (err: any) {
+      this.log('dm stream from %p failed: %s', remote, err.message)
+      stream.abort(err)
+    }
+  }
+
+  private openBatch (keys: LocalKeys, remote: PeerId, batch: Batch): { accepted: IncomingMessage[], rejected: Array<{ id: Uint8Array, reason: RejectReason }> } {
+    const accepted: IncomingMessage[] = []
+    const rejected: Array<{ id: Uint8Array, reason: RejectReason }> = []
+    for (const env of batch.envelopes) {
+      try {
+        if (envelopeSize(env) > MAX_ENVELOPE_BYTES) throw new EnvelopeRejectedError('too-large')
+        const opened = open(keys, env)
+        if (!opened.sender.equals(remote)) throw new EnvelopeRejectedError('sender-mismatch', 'envelope sealed by a peer other than the one delivering it')
+        checkBody(opened.body)
+        accepted.push({ id: env.id, sender: opened.sender, body: opened.body })
+      } catch (err: any) {
+        const reason: RejectReason = err instanceof EnvelopeRejectedError ? err.reason as RejectReason : 'malformed'
+        this.log('rejected envelope %s from %p: %s (%s)', hex(env.id), remote, reason, err.message)
+        rejected.push({ id: env.id, reason })
+      }
+    }
+    return { accepted, rejected }
+  }
+
+  // --- sending --------------------------------------------------------------
+
+  async deliver (peer: PeerId, envelopes: Envelope[], options: AbortOptions = {}): Promise<DeliveryResult> {
+    if (envelopes.length === 0 || envelopes.length > MAX_BATCH_ENVELOPES) throw new RangeError(`a batch holds 1 to ${MAX_BATCH_ENVELOPES} envelopes`)
+    const key = peer.toString()
+    const previous = this.chains.get(key) ?? Promise.resolve()
+    const run = previous.catch(() => {}).then(async () => this.deliverNow(peer, envelopes, options))
+    this.chains.set(key, run)
+    try {
+      return await run
+    } finally {
+      if (this.chains.get(key) === run) this.chains.delete(key)
+    }
+  }
+
+  private async deliverNow (peer: PeerId, envelopes: Envelope[], options: AbortOptions): Promise<DeliveryResult> {
+    const keys = this.keys
+    const remoteKeys = peerKeys(peer)
+    if (keys == null || !this.started) throw new Error('direct messages service is not started')
+    if (remoteKeys == null) throw new ProtocolViolationError(`${peer} is not an Ed25519 peer id`)
+    const session = await this.session(peer, options)
+    clearTimeout(session.idleTimer)
+    const signal = options.signal == null ? AbortSignal.timeout(this.ackTimeout) : AbortSignal.any([options.signal, AbortSignal.timeout(this.ackTimeout)])
+    let ack: Ack
+    try {
+      await session.pb.write({ envelopes }, Batch, { signal })
+      ack = await session.pb.read(Ack, { signal, limits: { accepted: envelopes.length, rejected: envelopes.length } })
+    } catch (err: any) {
+      this.dropSession(peer, session, err)
+      throw err
+    }
+    const sent = new Set(envelopes.map(e => hex(e.id)))
+    const accepted = ack.accepted.map(hex)
+    const rejected = ack.rejected.map(r => ({ id: hex(r.id), reason: REASON_NAMES.get(r.reason) ?? 'unknown' as const }))
+    const problem = [...accepted, ...rejected.map(r => r.id)].find(id => !sent.has(id))
+    if (problem != null) {
+      const err = new ProtocolViolationError(`${peer} acknowledged id ${problem} that was not sent`)
+      this.dropSession(peer, session, err)
+      throw err
+    }
+    if (accepted.length > 0 && !verifyReceipt(keys, remoteKeys, ack.timestamp, ack.accepted, ack.signature)) {
+      const err = new ProtocolViolationError(`${peer} sent a receipt whose signature does not verify`)
+      this.dropSession(peer, session, err)
+      throw err
+    }
+    if (rejected.length > 0) {
+      // The receiver closes the stream after a rejection.
+      this.dropSession(peer, session)
+    } else {
+      session.idleTimer = setTimeout(() => { this.closeSession(peer, session) }, DM_SENDER_IDLE_MS)
+      session.idleTimer.unref()
+    }
+    return { accepted, rejected, timestamp: Number(ack.timestamp) }
+  }
+
+  private async session (peer: PeerId, options: AbortOptions): Promise<Session> {
+    const key = peer.toString()
+    const existing = this.sessions.get(key)
+    if (existing != null && existing.stream.status === 'open' && existing.stream.writeStatus === 'writable' && existing.stream.remoteWriteStatus === 'writable') {
+      return existing
+    }
+    if (existing != null) this.dropSession(peer, existing)
+    const stream = await this.components.connectionManager.openStream(peer, DM_PROTOCOL, options)
+    const session: Session = { stream, pb: pbStream(stream, { maxDataLength: MAX_FRAME_BYTES }) }
+    stream.addEventListener('close', () => {
+      if (this.sessions.get(key) === session) this.sessions.delete(key)
+      clearTimeout(session.idleTimer)
+    }, { once: true })
+    this.sessions.set(key, session)
+    return session
+  }
+
+  private closeSession (peer: PeerId, session: Session): void {
+    if (this.sessions.get(peer.toString()) === session) this.sessions.delete(peer.toString())
+    session.stream.close().catch(err => { session.stream.abort(err) })
+  }
+
+  private dropSession (peer: PeerId, session: Session, err?: Error): void {
+    clearTimeout(session.idleTimer)
+    if (this.sessions.get(peer.toString()) === session) this.sessions.delete(peer.toString())
+    if (err != null) session.stream.abort(err)
+    else session.stream.close().catch(e => { session.stream.abort(e) })
+  }
+}
+
+/** Rules on the decrypted body that the envelope layer does not know. */
+function checkBody (body: Body): void {
+  if (body.kind === Body.Kind.TEXT) {
+    if (Buffer.byteLength(body.text) > MAX_TEXT_BYTES) throw new EnvelopeRejectedError('too-large', 'text exceeds the size cap')
+    if (body.text.length === 0) throw new EnvelopeRejectedError('malformed', 'empty text')
+  } else if (body.kind === Body.Kind.READ_RECEIPT) {
+    if (body.refs.length === 0 || body.refs.length > MAX_RECEIPT_REFS || body.refs.some(r => r.byteLength !== MESSAGE_ID_LENGTH)) {
+      throw new EnvelopeRejectedError('malformed', 'read receipt refs are malformed')
+    }
+  } else {
+    throw new EnvelopeRejectedError('malformed', `unknown body kind ${String(body.kind)}`)
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * /pigeon/dm/1.0.0: end-to-end encrypted direct messages, delivered in acknowledged batches.
+ *
+ * The sender writes a Batch frame of envelopes; the receiver opens each, hands the good ones
+ * to `onEnvelopes` (which persists them), and answers with one Ack frame holding a signed
+ * delivery receipt for every id it now holds and the reason for every id it refused.
+ * One batch is in flight per peer; a stream is reused until it has been idle a while.
+ */
+import { DirectMessagesService } from './direct-messages.js'
+import type { Body, Envelope } from './pb/dm.js'
+import type { RejectReason } from '../crypto/envelope.js'
+import type { AbortOptions, ComponentLogger, PeerId, PrivateKey } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+
+export { DM_PROTOCOL } from './constants.js'
+
+export interface DirectMessagesComponents {
+  peerId: PeerId
+  privateKey: PrivateKey
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  logger: ComponentLogger
+}
+
+/** An envelope that opened and verified, from `sender`. */
+export interface IncomingMessage {
+  id: Uint8Array
+  sender: PeerId
+  body: Body
+}
+
+export interface DirectMessagesInit {
+  /**
+   * Called with each batch of verified messages from one peer. It must make them durable
+   * before it resolves: the receipt is signed and sent only after. Rejecting aborts the stream
+   * without an ack, so the sender retries later.
+   */
+  onMessages(messages: IncomingMessage[], from: PeerId): Promise<void>
+  /** @default DM_IDLE_TIMEOUT_MS (30 s) */
+  idleTimeout?: number
+  /** @default DM_ACK_TIMEOUT_MS (15 s) */
+  ackTimeout?: number
+  /** @default DM_MAX_INBOUND_STREAMS (4) */
+  maxInboundStreams?: number
+  /** @default DM_MAX_OUTBOUND_STREAMS (4) */
+  maxOutboundStreams?: number
+}
+
+export interface DeliveryResult {
+  /** Ids (hex) the recipient signed a receipt for: it holds them durably. */
+  accepted: string[]
+  /** Ids (hex) the recipient refused, with its reason. */
+  rejected: Array<{ id: string, reason: RejectReason | 'unknown' }>
+  /** The recipient's clock in its receipt, ms since the epoch. */
+  timestamp: number
+}
+
+export interface DirectMessages {
+  /** Sends envelopes to `peer` as one batch and waits for the signed receipt. */
+  deliver(peer: PeerId, envelopes: Envelope[], options?: AbortOptions): Promise<DeliveryResult>
+}
+
+export function directMessages (init: DirectMessagesInit): (components: DirectMessagesComponents) => DirectMessages {
+  return (components) => new DirectMessagesService(components, init)
+}

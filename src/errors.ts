@@ -1,0 +1,104 @@
+/**
+ * One class per failure, each with a stable `name` that callers and tests match on.
+ */
+
+export class PigeonError extends Error {
+  static override name = 'PigeonError'
+  override name = 'PigeonError'
+}
+
+/** `init` found an identity already in the data dir. */
+export class IdentityExistsError extends PigeonError {
+  static override name = 'IdentityExistsError'
+  override name = 'IdentityExistsError'
+}
+
+/** The identity file is unreadable or not an Ed25519 key. */
+export class InvalidIdentityError extends PigeonError {
+  static override name = 'InvalidIdentityError'
+  override name = 'InvalidIdentityError'
+}
+
+/** Another node holds this data dir. */
+export class DataDirLockedError extends PigeonError {
+  static override name = 'DataDirLockedError'
+  override name = 'DataDirLockedError'
+}
+
+/** A contact card failed to parse or its signature does not verify. */
+export class InvalidCardError extends PigeonError {
+  static override name = 'InvalidCardError'
+  override name = 'InvalidCardError'
+}
+
+/** `send` was given a name that is not a contact and not a peer id. */
+export class UnknownRecipientError extends PigeonError {
+  static override name = 'UnknownRecipientError'
+  override name = 'UnknownRecipientError'
+}
+
+/** A contact name is taken, malformed, or missing. */
+export class ContactError extends PigeonError {
+  static override name = 'ContactError'
+  override name = 'ContactError'
+}
+
+/** The text is empty or larger than MAX_TEXT_BYTES. */
+export class InvalidMessageError extends PigeonError {
+  static override name = 'InvalidMessageError'
+  override name = 'InvalidMessageError'
+}
+
+/** No message with that id. */
+export class MessageNotFoundError extends PigeonError {
+  static override name = 'MessageNotFoundError'
+  override name = 'MessageNotFoundError'
+}
+
+/** An envelope was refused: `reason` says why (see Ack.Reason in the wire format). */
+export class EnvelopeRejectedError extends PigeonError {
+  static override name = 'EnvelopeRejectedError'
+  override name = 'EnvelopeRejectedError'
+  readonly reason: string
+
+  constructor (reason: string, message?: string) {
+    super(message ?? `envelope rejected: ${reason}`)
+    this.reason = reason
+  }
+}
+
+/** The peer answered with something that breaks the protocol. */
+export class ProtocolViolationError extends PigeonError {
+  static override name = 'ProtocolViolationError'
+  override name = 'ProtocolViolationError'
+}
+
+/** The node is not started, or is stopping. */
+export class NotStartedError extends PigeonError {
+  static override name = 'NotStartedError'
+  override name = 'NotStartedError'
+}
+
+/** A wait ran out of time. */
+export class TimeoutError extends PigeonError {
+  static override name = 'TimeoutError'
+  override name = 'TimeoutError'
+}
+
+/** The CLI found no running node for the data dir. */
+export class NodeNotRunningError extends PigeonError {
+  static override name = 'NodeNotRunningError'
+  override name = 'NodeNotRunningError'
+}
+
+/** The control API answered with an error. */
+export class ControlApiError extends PigeonError {
+  static override name = 'ControlApiError'
+  override name = 'ControlApiError'
+  readonly status: number
+
+  constructor (status: number, message: string) {
+    super(message)
+    this.status = status
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * pigeon: a peer-to-peer messaging node.
+ *
+ * ```ts
+ * import { createNode } from 'pigeon'
+ * const node = await createNode({ dataDir: './alice' })
+ * await node.start()
+ * node.addEventListener('message', (evt) => console.log(evt.detail.text))
+ * ```
+ *
+ * See docs/api.md.
+ */
+export { createNode, PigeonNode } from './node.js'
+export type { PigeonInit, PigeonEvents, ReceiptEvent, ReceiptState, NodeStatus } from './node.js'
+export type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, OutboxKind } from './store/types.js'
+export type { Durability } from './store/store.js'
+export { decodeCard, type ContactCard } from './contacts/card.js'
+export * from './errors.js'
+export * as constants from './constants.js'
+export { VERSION } from './version.js'
+export { startDaemon, type Daemon, type DaemonInit } from './control/daemon.js'
+export { ControlClient } from './control/client.js'

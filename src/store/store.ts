@@ -1,0 +1,243 @@
+/**
+ * The node's durable state in one LevelDB (or, for tests and embedders who want no disk,
+ * memory-level): outbox, inbox, the index that drops duplicates, and contacts.
+ *
+ * Every change that makes a promise to someone else (a message accepted by `send`, a message
+ * acknowledged to its sender) is one atomic batch written with `sync` when durability is
+ * 'fsync', before the promise is made.
+ */
+import { Level } from 'level'
+import { readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { DataDirLockedError } from '../errors.js'
+import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
+import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState } from './types.js'
+
+export type Durability = 'fsync' | 'os'
+
+type Db = AbstractLevel<any, string, any>
+type Sub<V> = AbstractSublevel<Db, any, string, V>
+
+/** Inbox keys are zero-padded sequence numbers so that key order is arrival order. */
+const SEQ_WIDTH = 16
+const seqKey = (seq: number): string => seq.toString().padStart(SEQ_WIDTH, '0')
+
+export interface InboxQuery {
+  /** Only messages from this peer id. */
+  from?: string
+  /** Only messages with seq greater than this. */
+  afterSeq?: number
+  /** At most this many, oldest first. */
+  limit?: number
+}
+
+export class Store {
+  readonly location: string | undefined
+  private readonly db: Db
+  /** classic-level's write options; held in a variable because abstract-level's types omit `sync`. */
+  private readonly durable: { sync: boolean, keyEncoding?: 'utf8' }
+  private readonly outbox: Sub<OutboxRecord>
+  /** ids of outbox records still to deliver: the scheduler's work list survives restarts here. */
+  private readonly pending: Sub<string>
+  private readonly inbox: Sub<InboxRecord>
+  /** `${from}/${id}` -> inbox seq: a message is kept once per sender and id. */
+  private readonly seen: Sub<number>
+  private readonly contacts: Sub<ContactRecord>
+  private readonly meta: Sub<any>
+  private nextSeq = 1
+
+  constructor (db: Db, location: string | undefined, durability: Durability) {
+    this.db = db
+    this.location = location
+    this.durable = { sync: durability === 'fsync' }
+    this.outbox = db.sublevel<string, OutboxRecord>('outbox', { valueEncoding: 'json' }) as any
+    this.pending = db.sublevel<string, string>('pending', { valueEncoding: 'utf8' }) as any
+    this.inbox = db.sublevel<string, InboxRecord>('inbox', { valueEncoding: 'json' }) as any
+    this.seen = db.sublevel<string, number>('seen', { valueEncoding: 'json' }) as any
+    this.contacts = db.sublevel<string, ContactRecord>('contacts', { valueEncoding: 'json' }) as any
+    this.meta = db.sublevel<string, any>('meta', { valueEncoding: 'json' }) as any
+  }
+
+  /** Opens the LevelDB at `path`, failing with DataDirLockedError if another process holds it. */
+  static async open (path: string, durability: Durability = 'fsync'): Promise<Store> {
+    const db = new Level<string, any>(path, { valueEncoding: 'json' })
+    try {
+      await db.open()
+    } catch (err: any) {
+      if (err.code === 'LEVEL_LOCKED' || err.cause?.code === 'LEVEL_LOCKED') {
+        throw new DataDirLockedError(`the store at ${path} is in use by another pigeon process`)
+      }
+      throw err
+    }
+    const store = new Store(db as unknown as Db, path, durability)
+    await store.init()
+    return store
+  }
+
+  /** A store that lives in memory only. */
+  static async memory (): Promise<Store> {
+    const { MemoryLevel } = await import('memory-level')
+    const db = new MemoryLevel<string, any>({ valueEncoding: 'json' })
+    await db.open()
+    const store = new Store(db as unknown as Db, undefined, 'os')
+    await store.init()
+    return store
+  }
+
+  private async init (): Promise<void> {
+    for await (const key of this.inbox.keys({ reverse: true, limit: 1 })) {
+      this.nextSeq = Number(key) + 1
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.db.close()
+  }
+
+  // --- outbox -------------------------------------------------------------
+
+  /** Records a new outgoing message and puts it on the work list, atomically. */
+  async addOutgoing (record: OutboxRecord): Promise<void> {
+    await this.db.batch([
+      { type: 'put', sublevel: this.outbox, key: record.id, value: record },
+      { type: 'put', sublevel: this.pending, key: record.id, value: '' }
+    ] as any, this.durable)
+  }
+
+  async getOutgoing (id: string): Promise<OutboxRecord | undefined> {
+    return await this.outbox.get(id) ?? undefined
+  }
+
+  /** Updates records; those no longer queued or sent leave the work list. */
+  async updateOutgoing (records: OutboxRecord[]): Promise<void> {
+    if (records.length === 0) return
+    const ops: any[] = []
+    for (const record of records) {
+      ops.push({ type: 'put', sublevel: this.outbox, key: record.id, value: record })
+      if (record.state !== 'queued' && record.state !== 'sent') ops.push({ type: 'del', sublevel: this.pending, key: record.id })
+    }
+    // A lost state update only causes a resend that the receiver drops as a duplicate.
+    await this.db.batch(ops)
+  }
+
+  /** Messages still to deliver, oldest first. */
+  async pendingOutgoing (): Promise<OutboxRecord[]> {
+    const ids: string[] = []
+    for await (const id of this.pending.keys()) ids.push(id)
+    const records = await this.outbox.getMany(ids)
+    return records.filter((r): r is OutboxRecord => r != null).sort((a, b) => a.createdAt - b.createdAt)
+  }
+
+  async listOutgoing (options: { to?: string, limit?: number } = {}): Promise<OutboxRecord[]> {
+    const out: OutboxRecord[] = []
+    for await (const record of this.outbox.values()) {
+      if (options.to != null && record.to !== options.to) continue
+      out.push(record)
+    }
+    out.sort((a, b) => a.createdAt - b.createdAt)
+    return options.limit != null ? out.slice(-options.limit) : out
+  }
+
+  async countOutgoingByState (): Promise<Record<OutboxState, number>> {
+    const counts: Record<OutboxState, number> = { queued: 0, sent: 0, delivered: 0, read: 0, failed: 0 }
+    for await (const record of this.outbox.values()) counts[record.state]++
+    return counts
+  }
+
+  // --- inbox --------------------------------------------------------------
+
+  /**
+   * Stores the messages not seen before and returns them with their seq; duplicates (same
+   * sender and id, already held) are skipped. Callers serialise calls (see DirectMessages).
+   */
+  async addIncoming (messages: Array<Omit<InboxRecord, 'seq'>>): Promise<InboxRecord[]> {
+    if (messages.length === 0) return []
+    const keys = messages.map(m => `${m.from}/${m.id}`)
+    const existing = await this.seen.getMany(keys)
+    const added: InboxRecord[] = []
+    const ops: any[] = []
+    const inBatch = new Set<string>()
+    for (let i = 0; i < messages.length; i++) {
+      if (existing[i] != null || inBatch.has(keys[i])) continue
+      inBatch.add(keys[i])
+      const record: InboxRecord = { ...messages[i], seq: this.nextSeq++ }
+      added.push(record)
+      ops.push({ type: 'put', sublevel: this.inbox, key: seqKey(record.seq), value: record })
+      ops.push({ type: 'put', sublevel: this.seen, key: keys[i], value: record.seq })
+    }
+    if (ops.length > 0) await this.db.batch(ops, this.durable)
+    return added
+  }
+
+  async listIncoming (query: InboxQuery = {}): Promise<InboxRecord[]> {
+    const out: InboxRecord[] = []
+    const range = query.afterSeq != null ? { gt: seqKey(query.afterSeq) } : {}
+    for await (const record of this.inbox.values(range)) {
+      if (query.from != null && record.from !== query.from) continue
+      out.push(record)
+      if (query.limit != null && out.length >= query.limit) break
+    }
+    return out
+  }
+
+  async getIncoming (from: string, id: string): Promise<InboxRecord | undefined> {
+    const seq = await this.seen.get(`${from}/${id}`)
+    if (seq == null) return undefined
+    return await this.inbox.get(seqKey(seq)) ?? undefined
+  }
+
+  async updateIncoming (records: InboxRecord[]): Promise<void> {
+    if (records.length === 0) return
+    await this.db.batch(records.map(r => ({ type: 'put', sublevel: this.inbox, key: seqKey(r.seq), value: r })) as any)
+  }
+
+  async countIncoming (): Promise<{ total: number, unread: number, requests: number }> {
+    let total = 0; let unread = 0; let requests = 0
+    for await (const record of this.inbox.values()) {
+      total++
+      if (!record.read) unread++
+      if (record.request) requests++
+    }
+    return { total, unread, requests }
+  }
+
+  // --- contacts -----------------------------------------------------------
+
+  async putContact (record: ContactRecord): Promise<void> {
+    await this.contacts.put(record.name, record, this.durable)
+  }
+
+  async deleteContact (name: string): Promise<void> {
+    await this.contacts.del(name, this.durable)
+  }
+
+  async listContacts (): Promise<ContactRecord[]> {
+    const out: ContactRecord[] = []
+    for await (const record of this.contacts.values()) out.push(record)
+    return out
+  }
+
+  // --- misc ---------------------------------------------------------------
+
+  async getMeta<T> (key: string): Promise<T | undefined> {
+    return await this.meta.get(key) ?? undefined
+  }
+
+  async putMeta (key: string, value: unknown): Promise<void> {
+    await this.meta.put(key, value)
+  }
+
+  /** Bytes the store occupies on disk (0 in memory). */
+  async sizeOnDisk (): Promise<number> {
+    if (this.location == null) return 0
+    let total = 0
+    for (const name of await readdir(this.location)) {
+      try {
+        total += (await stat(join(this.location, name))).size
+      } catch {
+        // compaction removed it between readdir and stat
+      }
+    }
+    return total
+  }
+}

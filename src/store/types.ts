@@ -1,0 +1,51 @@
+/** Records kept in the store. Field names are part of the control API's JSON (docs/cli.md). */
+
+export type OutboxState = 'queued' | 'sent' | 'delivered' | 'read' | 'failed'
+export type OutboxKind = 'text' | 'read-receipt'
+
+export interface OutboxRecord {
+  /** Message id: 32 hex characters. */
+  id: string
+  /** Recipient peer id. */
+  to: string
+  kind: OutboxKind
+  /** The text, kept so the sender's own history shows it; absent for receipts. */
+  text?: string
+  /** For read receipts: the ids of the messages that were read. */
+  refs?: string[]
+  createdAt: number
+  state: OutboxState
+  attempts: number
+  /** When the next delivery attempt is due, ms since the epoch. */
+  nextAttemptAt: number
+  lastError?: string
+  deliveredAt?: number
+  readAt?: number
+  /** The sealed envelope, base64: sealed once so every retry sends the same bytes. */
+  envelope: string
+}
+
+export interface InboxRecord {
+  id: string
+  /** Sender peer id. */
+  from: string
+  text: string
+  /** Sender's clock when it sealed the message. */
+  sentAt: number
+  receivedAt: number
+  /** Position in this node's inbox: strictly increasing in arrival order. */
+  seq: number
+  /** True when the sender was not a contact at arrival. */
+  request: boolean
+  read: boolean
+  readAt?: number
+}
+
+export interface ContactRecord {
+  name: string
+  peerId: string
+  /** The card as pasted, so it can be shown and re-checked. */
+  card: string
+  addrs: string[]
+  addedAt: number
+}
