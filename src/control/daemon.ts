@@ -1,3 +1,70 @@
-export interface DaemonInit { dataDir: string }
-export interface Daemon { stop(): Promise<void> }
-export async function startDaemon (init: DaemonInit): Promise<Daemon> { throw new Error('todo') }
+/**
+ * The daemon: a PigeonNode plus the control API, as `pigeon start` runs it. Embedders who want
+ * the CLI to work against their node can run this too.
+ */
+import { randomBytes } from 'node:crypto'
+import { createNode, type PigeonInit, type PigeonNode } from '../node.js'
+import { ControlServer } from './server.js'
+import { processAlive, readControlFile, removeControlFile, writeControlFile } from './control-file.js'
+import { DataDirLockedError } from '../errors.js'
+
+export interface DaemonInit extends Omit<PigeonInit, 'memory' | 'dataDir'> {
+  dataDir: string
+  /**
+   * Interface for the control API. Anything but loopback exposes the API to the network,
+   * protected only by the token.
+   *
+   * @default '127.0.0.1'
+   */
+  apiHost?: string
+  /** Port for the control API. @default 0 (chosen by the OS) */
+  apiPort?: number
+}
+
+export interface Daemon {
+  node: PigeonNode
+  /** Base URL of the control API. */
+  apiUrl: string
+  /** Resolves when the daemon has stopped, however it was asked to. */
+  stopped: Promise<void>
+  /** Stops the API and the node and removes the control file. Safe to call twice. */
+  stop(): Promise<void>
+}
+
+export async function startDaemon (init: DaemonInit): Promise<Daemon> {
+  const existing = await readControlFile(init.dataDir)
+  if (existing != null && existing.pid !== process.pid && processAlive(existing.pid)) {
+    throw new DataDirLockedError(`a pigeon node (pid ${existing.pid}) is already running with data dir ${init.dataDir}`)
+  }
+  const { apiHost, apiPort, ...nodeInit } = init
+  const node = await createNode(nodeInit)
+  try {
+    await node.start()
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
+  const token = randomBytes(32).toString('hex')
+  const { promise: stopped, resolve: markStopped } = Promise.withResolvers<void>()
+  let stopping: Promise<void> | undefined
+  const stop = async (): Promise<void> => {
+    stopping ??= (async () => {
+      await server.close().catch(() => {})
+      await node.stop()
+      await removeControlFile(init.dataDir)
+      markStopped()
+    })()
+    await stopping
+  }
+  const server = new ControlServer({ node, token, host: apiHost ?? '127.0.0.1', port: apiPort ?? 0, onStop: () => { void stop() } })
+  let apiUrl: string
+  try {
+    apiUrl = await server.listen()
+    await writeControlFile(init.dataDir, { url: apiUrl, token, pid: process.pid, peerId: node.peerId.toString(), startedAt: Date.now() })
+  } catch (err) {
+    await server.close().catch(() => {})
+    await node.stop()
+    throw err
+  }
+  return { node, apiUrl, stopped, stop }
+}

@@ -1,0 +1,104 @@
+/**
+ * The parent's handle on one bench worker: a child process hosting one endpoint (pigeon or
+ * raw, sender or receiver), driven by request/response messages over the IPC channel. Every
+ * call has a deadline; a worker that dies or hangs fails the call instead of the whole run.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import type { Durability } from '../src/index.js'
+
+export type Kind = 'pigeon' | 'raw'
+
+export type Command =
+  | { op: 'receive', kind: Kind, durability: Durability, root: string }
+  | { op: 'connect', kind: Kind, durability: Durability, root: string, address: string, timeoutMs: number }
+  | { op: 'burst', count: number, bytes: number, timeoutMs: number }
+  | { op: 'pingPong', count: number, bytes: number, timeoutMs: number }
+  | { op: 'received' }
+  | { op: 'stop' }
+
+export interface Results {
+  receive: { address: string }
+  connect: Record<string, never>
+  burst: { ms: number }
+  pingPong: { samples: number[] }
+  received: { count: number }
+  stop: Record<string, never>
+}
+
+export interface Request { id: number, command: Command }
+export type Response = { id: number, ok: true, result: unknown } | { id: number, ok: false, error: string }
+
+/** Slack on top of a command's own deadline for the IPC round trip and process start. */
+const IPC_SLACK_MS = 15_000
+/** How long a worker gets to stop its node and exit before it is killed. */
+const EXIT_TIMEOUT_MS = 10_000
+
+const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url))
+
+interface Waiter {
+  resolve: (value: unknown) => void
+  reject: (err: Error) => void
+  timer: ReturnType<typeof setTimeout>
+}
+
+export class WorkerProcess {
+  readonly label: string
+  private readonly child: ChildProcess
+  private readonly waiting = new Map<number, Waiter>()
+  private readonly exited: Promise<void>
+  private nextId = 0
+
+  constructor (label: string) {
+    this.label = label
+    // The worker's stdout goes to our stderr: stdout carries only the JSON results.
+    this.child = fork(WORKER, [label], { stdio: ['ignore', 2, 2, 'ipc'] })
+    this.child.on('message', (msg: Response) => { this.settle(msg) })
+    const { promise, resolve } = Promise.withResolvers<void>()
+    this.exited = promise
+    this.child.once('exit', (code, signal) => {
+      resolve()
+      for (const [id, waiter] of this.waiting) {
+        clearTimeout(waiter.timer)
+        waiter.reject(new Error(`worker ${label} exited (code ${code}, signal ${signal}) during request ${id}`))
+      }
+      this.waiting.clear()
+    })
+  }
+
+  async call<C extends Command> (command: C, timeoutMs = 0): Promise<Results[C['op']]> {
+    const id = this.nextId++
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>()
+    const timer = setTimeout(() => {
+      this.waiting.delete(id)
+      reject(new Error(`worker ${this.label} did not answer ${command.op} within ${timeoutMs + IPC_SLACK_MS} ms`))
+    }, timeoutMs + IPC_SLACK_MS)
+    this.waiting.set(id, { resolve, reject, timer })
+    this.child.send({ id, command } satisfies Request)
+    return await promise as Results[C['op']]
+  }
+
+  /** Stops the worker's endpoint, then waits for the process to exit, killing it if it hangs. */
+  async close (): Promise<void> {
+    if (this.child.exitCode == null && this.child.signalCode == null) {
+      try {
+        await this.call({ op: 'stop' })
+      } catch (err: any) {
+        process.stderr.write(`worker ${this.label}: stop failed: ${err.message}\n`)
+      }
+      if (this.child.connected) this.child.disconnect()
+    }
+    const timer = setTimeout(() => { this.child.kill('SIGKILL') }, EXIT_TIMEOUT_MS)
+    await this.exited
+    clearTimeout(timer)
+  }
+
+  private settle (msg: Response): void {
+    const waiter = this.waiting.get(msg.id)
+    if (waiter == null) return
+    this.waiting.delete(msg.id)
+    clearTimeout(waiter.timer)
+    if (msg.ok) waiter.resolve(msg.result)
+    else waiter.reject(new Error(`worker ${this.label}: ${msg.error}`))
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * A bench worker: one process, one endpoint. The parent (run.ts) sends commands over IPC;
+ * see ipc.ts. Putting each node in its own process keeps sender and receiver from sharing
+ * one event loop, as two real peers would not.
+ */
+import { startPigeonReceiver, startPigeonSender } from './dm.js'
+import { startRawReceiver, startRawSender } from './raw.js'
+import { randomTexts } from './text.js'
+import type { Command, Request, Response } from './ipc.js'
+import type { Receiver, Sender } from './endpoint.js'
+
+/** After the parent disconnects, exit even if some library left a handle open. */
+const EXIT_GRACE_MS = 5_000
+
+let receiver: Receiver | undefined
+let sender: Sender | undefined
+
+async function execute (command: Command): Promise<unknown> {
+  switch (command.op) {
+    case 'receive':
+      receiver = command.kind === 'pigeon'
+        ? await startPigeonReceiver(command.root, command.durability)
+        : await startRawReceiver()
+      return { address: receiver.address }
+    case 'connect': {
+      const options = { signal: AbortSignal.timeout(command.timeoutMs) }
+      sender = command.kind === 'pigeon'
+        ? await startPigeonSender(command.root, command.durability, command.address)
+        : await startRawSender(command.address, options)
+      return {}
+    }
+    case 'burst': {
+      if (sender == null) throw new Error('not a sender')
+      const texts = randomTexts(command.count, command.bytes)
+      return { ms: await sender.burst(texts, { signal: AbortSignal.timeout(command.timeoutMs) }) }
+    }
+    case 'pingPong': {
+      if (sender == null) throw new Error('not a sender')
+      const texts = randomTexts(command.count, command.bytes)
+      return { samples: await sender.pingPong(texts, { signal: AbortSignal.timeout(command.timeoutMs) }) }
+    }
+    case 'received':
+      if (receiver == null) throw new Error('not a receiver')
+      return { count: receiver.received() }
+    case 'stop':
+      await shutdown()
+      return {}
+  }
+}
+
+async function shutdown (): Promise<void> {
+  const endpoints = [sender, receiver]
+  sender = undefined
+  receiver = undefined
+  await Promise.all(endpoints.map(async e => e?.stop()))
+}
+
+process.on('message', (msg: Request) => {
+  execute(msg.command).then(
+    result => ({ id: msg.id, ok: true as const, result }),
+    (err: any) => ({ id: msg.id, ok: false as const, error: `${err?.name ?? 'Error'}: ${err?.message ?? String(err)}` })
+  ).then((response: Response) => {
+    if (process.connected) process.send?.(response)
+  }, () => {})
+})
+
+process.once('disconnect', () => {
+  setTimeout(() => { process.exit(0) }, EXIT_GRACE_MS).unref()
+  shutdown().catch((err: any) => { process.stderr.write(`worker ${process.argv[2]}: ${err.message}\n`) })
+})

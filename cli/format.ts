@@ -1,0 +1,52 @@
+/** Human-readable output. Anything a script needs is in --json instead. */
+import type { ContactRecord, InboxRecord, NodeStatus } from '../src/index.js'
+
+export function time (ms: number): string {
+  const d = new Date(ms)
+  const pad = (n: number): string => n.toString().padStart(2, '0')
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+}
+
+export function shortPeer (peerId: string): string {
+  return peerId.length > 16 ? `${peerId.slice(0, 8)}…${peerId.slice(-6)}` : peerId
+}
+
+export function sender (record: InboxRecord, names: Map<string, string>): string {
+  return names.get(record.from) ?? shortPeer(record.from)
+}
+
+export function inboxLine (record: InboxRecord, names: Map<string, string>): string {
+  const flags = record.request && !names.has(record.from) ? ' (request)' : ''
+  return `[${time(record.receivedAt)}] ${sender(record, names)}${flags}: ${record.text}`
+}
+
+export function contactLine (c: ContactRecord): string {
+  return `${c.name}\t${c.peerId}\t${c.addrs.length} address${c.addrs.length === 1 ? '' : 'es'}`
+}
+
+export function bytes (n: number): string {
+  if (n < 1024) return `${n} B`
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`
+}
+
+export function duration (ms: number): string {
+  const s = Math.floor(ms / 1000)
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`
+  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`
+}
+
+export function statusText (s: NodeStatus): string {
+  const o = s.outbox
+  return [
+    `pigeon ${s.version}  peer ${s.peerId}`,
+    `uptime     ${duration(s.uptimeMs)}`,
+    `peers      ${s.peers.connected} connected`,
+    `outbox     ${o.queued} queued, ${o.sent} sent, ${o.delivered} delivered, ${o.read} read, ${o.failed} failed`,
+    `inbox      ${s.inbox.total} messages, ${s.inbox.unread} unread, ${s.inbox.requests} requests`,
+    `contacts   ${s.contacts}`,
+    `store      ${bytes(s.store.bytes)} (${s.store.durability})${s.store.location != null ? `  ${s.store.location}` : ''}`,
+    `listening  ${s.addresses.length > 0 ? s.addresses.join('\n           ') : '(nothing)'}`
+  ].join('\n')
+}

@@ -1,0 +1,237 @@
+#!/usr/bin/env node
+/**
+ * The `pigeon` command: a thin layer over the library. `init` and `start` work on the data dir
+ * directly; every other command talks to the running node through its control API.
+ */
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { Command, CommanderError, Option } from 'commander'
+import { ControlClient, VERSION, startDaemon, type ContactRecord, type InboxRecord, type NodeStatus } from '../src/index.js'
+import { createIdentity } from '../src/identity/identity.js'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { processAlive } from '../src/control/control-file.js'
+import { CliError, EXIT, report } from './errors.js'
+import { contactLine, inboxLine, statusText } from './format.js'
+
+interface GlobalOptions { dataDir?: string, json?: boolean, verbose?: boolean }
+
+const program = new Command()
+  .name('pigeon')
+  .description('A peer-to-peer messenger node: end-to-end encrypted direct messages with receipts.')
+  .version(VERSION)
+  .option('-d, --data-dir <dir>', 'data directory (default: $PIGEON_HOME, else ~/.pigeon)')
+  .option('--json', 'machine-readable output (see docs/cli.md)')
+  .option('--verbose', 'print stack traces with errors')
+  .showHelpAfterError('(run pigeon --help for usage)')
+  .exitOverride()
+
+function globals (): GlobalOptions {
+  return program.opts<GlobalOptions>()
+}
+
+function dataDir (): string {
+  return resolve(globals().dataDir ?? process.env.PIGEON_HOME ?? join(homedir(), '.pigeon'))
+}
+
+function out (human: string | (() => string), json: unknown): void {
+  if (globals().json === true) process.stdout.write(JSON.stringify(json) + '\n')
+  else process.stdout.write((typeof human === 'string' ? human : human()) + '\n')
+}
+
+async function client (): Promise<ControlClient> {
+  return await ControlClient.connect(dataDir())
+}
+
+function seconds (value: string): number {
+  const n = Number(value)
+  if (!Number.isFinite(n) || n <= 0 || n > 600) throw new CliError(`"${value}" is not a number of seconds from 0 to 600`, EXIT.USAGE)
+  return n
+}
+
+async function contactNames (api: ControlClient): Promise<Map<string, string>> {
+  const contacts = await api.request<ContactRecord[]>('GET', '/v1/contacts')
+  return new Map(contacts.map(c => [c.peerId, c.name]))
+}
+
+program.command('init')
+  .description('create an Ed25519 identity in the data dir (refuses to overwrite one)')
+  .action(async () => {
+    const key = await createIdentity(dataDir())
+    const peerId = peerIdFromPrivateKey(key).toString()
+    out(`created identity ${peerId} in ${dataDir()}`, { peerId, dataDir: dataDir() })
+  })
+
+program.command('start')
+  .description('run the node in the foreground until SIGINT or SIGTERM (creates an identity if none)')
+  .option('-l, --listen <multiaddr...>', 'addresses to listen on (default: TCP and WebSockets on all interfaces, OS-chosen ports)')
+  .option('--api-host <host>', 'interface for the control API', '127.0.0.1')
+  .option('--api-port <port>', 'port for the control API (0: chosen by the OS)', '0')
+  .option('--no-read-receipts', 'do not tell senders when their messages are read')
+  .addOption(new Option('--durability <mode>', 'fsync: survive power loss; os: survive a process crash, faster').choices(['fsync', 'os']).default('fsync'))
+  .action(async (opts: { listen?: string[], apiHost: string, apiPort: string, readReceipts: boolean, durability: 'fsync' | 'os' }) => {
+    const apiPort = Number(opts.apiPort)
+    if (!Number.isInteger(apiPort) || apiPort < 0 || apiPort > 65535) throw new CliError(`--api-port "${opts.apiPort}" is not a port number`, EXIT.USAGE)
+    const daemon = await startDaemon({
+      dataDir: dataDir(),
+      listen: opts.listen,
+      apiHost: opts.apiHost,
+      apiPort,
+      readReceipts: opts.readReceipts,
+      durability: opts.durability
+    })
+    const { node } = daemon
+    let signals = 0
+    const onSignal = (signal: string): void => {
+      if (++signals > 1) {
+        process.stderr.write(`pigeon: second ${signal}, exiting now\n`)
+        process.exit(EXIT.ERROR)
+      }
+      process.stderr.write(`pigeon: ${signal} received, stopping\n`)
+      void daemon.stop()
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    node.addEventListener('message', (evt) => { process.stderr.write(`pigeon: message ${evt.detail.id} from ${evt.detail.from}\n`) })
+    node.addEventListener('receipt', (evt) => { process.stderr.write(`pigeon: message ${evt.detail.id} ${evt.detail.state}\n`) })
+    out(() => [
+      `pigeon ${VERSION} node ${node.peerId.toString()} running`,
+      `data dir     ${dataDir()}`,
+      `listening    ${node.addresses().join('\n             ')}`,
+      `control API  ${daemon.apiUrl}`,
+      `contact card ${node.card()}`,
+      'stop with Ctrl-C or `pigeon stop`'
+    ].join('\n'), { peerId: node.peerId.toString(), dataDir: dataDir(), addresses: node.addresses(), apiUrl: daemon.apiUrl, card: node.card(), pid: process.pid })
+    await daemon.stopped
+    process.stderr.write('pigeon: stopped\n')
+  })
+
+program.command('id')
+  .description('print the peer id, listen addresses and contact card')
+  .action(async () => {
+    const id = await (await client()).request<{ peerId: string, addresses: string[], card: string }>('GET', '/v1/id')
+    out(() => [`peer id   ${id.peerId}`, `addresses ${id.addresses.join('\n          ')}`, `card      ${id.card}`].join('\n'), id)
+  })
+
+const contacts = program.command('contacts').description('manage contacts')
+contacts.command('add')
+  .description('add a contact from its card (or refresh the card of an existing one)')
+  .argument('<name>', 'a short name: letters, digits, ".", "_" or "-"')
+  .argument('<card>', 'the contact card string (pigeon-card:...)')
+  .action(async (name: string, card: string) => {
+    const record = await (await client()).request<ContactRecord>('POST', '/v1/contacts', { name, card })
+    out(`added ${record.name} (${record.peerId})`, record)
+  })
+contacts.command('list')
+  .description('list contacts')
+  .action(async () => {
+    const list = await (await client()).request<ContactRecord[]>('GET', '/v1/contacts')
+    out(() => list.length === 0 ? 'no contacts' : list.map(contactLine).join('\n'), list)
+  })
+contacts.command('remove')
+  .description('remove a contact')
+  .argument('<name>')
+  .action(async (name: string) => {
+    await (await client()).request('DELETE', `/v1/contacts/${encodeURIComponent(name)}`)
+    out(`removed ${name}`, { removed: name })
+  })
+
+program.command('send')
+  .description('send a message; prints its id')
+  .argument('<to>', 'a contact name or a peer id')
+  .argument('<text>', 'the message')
+  .option('-w, --wait', 'wait until the recipient confirms delivery')
+  .option('-t, --timeout <seconds>', 'how long --wait waits', seconds, 30)
+  .action(async (to: string, text: string, opts: { wait?: boolean, timeout: number }) => {
+    const api = await client()
+    const { id } = await api.request<{ id: string }>('POST', '/v1/messages', { to, text })
+    if (opts.wait !== true) {
+      out(id, { id, state: 'queued' })
+      return
+    }
+    const ms = Math.round(opts.timeout * 1000)
+    try {
+      const record = await api.request<{ state: string, deliveredAt?: number }>('GET', `/v1/messages/${id}/wait?state=delivered&timeout=${ms}`, undefined, { timeout: ms + 10_000 })
+      out(`${id} ${record.state}`, { id, state: record.state, deliveredAt: record.deliveredAt })
+    } catch (err: any) {
+      if (err.status === 408) throw new CliError(`message ${id} was not delivered within ${opts.timeout}s; it stays queued and will be retried`, EXIT.TIMEOUT)
+      throw err
+    }
+  })
+
+program.command('inbox')
+  .description('show received messages, oldest first, and mark them read')
+  .option('-f, --follow', 'keep running and print new messages as they arrive')
+  .option('--from <name>', 'only messages from this contact name or peer id')
+  .option('--peek', 'do not mark the shown messages read')
+  .option('-n, --limit <count>', 'show at most this many (the oldest first)')
+  .action(async (opts: { follow?: boolean, from?: string, peek?: boolean, limit?: string }) => {
+    const api = await client()
+    const names = await contactNames(api)
+    const query = new URLSearchParams()
+    if (opts.from != null) query.set('from', opts.from)
+    if (opts.limit != null) query.set('limit', opts.limit)
+    const json = globals().json === true
+    // Without --follow, --json prints one array; with it, one record per line (NDJSON).
+    const show = async (records: InboxRecord[], asArray = false): Promise<void> => {
+      if (json && asArray) process.stdout.write(JSON.stringify(records) + '\n')
+      else for (const r of records) process.stdout.write((json ? JSON.stringify(r) : inboxLine(r, names)) + '\n')
+      const unread = records.filter(r => !r.read)
+      if (opts.peek !== true && unread.length > 0) {
+        await api.request('POST', '/v1/inbox/read', { messages: unread.map(r => ({ from: r.from, id: r.id })) })
+      }
+    }
+    const records = await api.request<InboxRecord[]>('GET', `/v1/inbox?${query.toString()}`)
+    if (opts.follow !== true) {
+      await show(records, true)
+      return
+    }
+    await show(records)
+    const after = records.length > 0 ? records[records.length - 1].seq : 0
+    const controller = new AbortController()
+    const stop = (): void => { controller.abort() }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    const follow = new URLSearchParams({ 'inbox-after': String(after) })
+    if (opts.from != null) follow.set('from', opts.from)
+    for await (const event of api.events(`/v1/events?${follow.toString()}`, controller.signal)) {
+      if (event.event === 'message') await show([event.data as InboxRecord])
+    }
+    if (!controller.signal.aborted) throw new CliError('the node stopped', EXIT.NOT_RUNNING)
+  })
+
+program.command('status')
+  .description('peers, outbox by state, inbox, store size, uptime, version')
+  .action(async () => {
+    const status = await (await client()).request<NodeStatus>('GET', '/v1/status')
+    out(() => statusText(status), status)
+  })
+
+program.command('stop')
+  .description('stop the running node')
+  .option('-t, --timeout <seconds>', 'how long to wait for it to exit', seconds, 15)
+  .action(async (opts: { timeout: number }) => {
+    const api = await client()
+    await api.request('POST', '/v1/stop')
+    const deadline = Date.now() + opts.timeout * 1000
+    // The node exits on its own schedule; poll its pid, bounded by the deadline.
+    while (processAlive(api.info.pid)) {
+      if (Date.now() > deadline) throw new CliError(`node (pid ${api.info.pid}) did not stop within ${opts.timeout}s`, EXIT.TIMEOUT)
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    out('stopped', { stopped: true, pid: api.info.pid })
+  })
+
+async function main (): Promise<number> {
+  try {
+    await program.parseAsync(process.argv)
+    return EXIT.OK
+  } catch (err: any) {
+    if (err instanceof CommanderError) {
+      // Commander already printed the usage error; --help and --version exit 0.
+      return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE
+    }
+    return report(err, globals().verbose === true)
+  }
+}
+
+process.exitCode = await main()

@@ -1,0 +1,250 @@
+/**
+ * The control API: HTTP+JSON on loopback for the CLI (and later a web UI). Every request needs
+ * `Authorization: Bearer <token>`; the token and the port are in the data dir's control file,
+ * readable by its owner only. docs/cli.md lists the routes.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { timingSafeEqual } from 'node:crypto'
+import { MAX_API_BODY_BYTES, MAX_API_WAIT_MS } from '../constants.js'
+import type { PigeonNode, ReceiptEvent } from '../node.js'
+import type { InboxRecord, OutboxRecord } from '../store/types.js'
+
+export interface ControlServerInit {
+  node: PigeonNode
+  token: string
+  host: string
+  port: number
+  /** Called by POST /v1/stop after the answer is sent. */
+  onStop(): void
+}
+
+class HttpError extends Error {
+  constructor (readonly status: number, message: string, readonly errorName = 'HttpError') {
+    super(message)
+  }
+}
+
+/** Library errors that mean "your request was wrong" rather than "the node failed". */
+const CLIENT_ERRORS: Record<string, number> = {
+  InvalidMessageError: 400,
+  ContactError: 400,
+  InvalidCardError: 400,
+  UnknownRecipientError: 400,
+  MessageNotFoundError: 404,
+  TimeoutError: 408,
+  NotStartedError: 503
+}
+
+type Handler = (req: IncomingMessage, url: URL, params: string[], res: ServerResponse) => Promise<unknown>
+
+/** The outbox record as the API shows it: the sealed envelope is internal. */
+function publicRecord ({ envelope, ...rest }: OutboxRecord): Omit<OutboxRecord, 'envelope'> {
+  return rest
+}
+
+async function readJson (req: IncomingMessage): Promise<any> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += chunk.length
+    if (size > MAX_API_BODY_BYTES) throw new HttpError(413, `request body is larger than ${MAX_API_BODY_BYTES} bytes`)
+    chunks.push(chunk)
+  }
+  if (size === 0) return {}
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    throw new HttpError(400, 'request body is not valid JSON')
+  }
+}
+
+function requireString (value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new HttpError(400, `"${field}" must be a non-empty string`)
+  return value
+}
+
+function intParam (url: URL, name: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const raw = url.searchParams.get(name)
+  if (raw == null) return undefined
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new HttpError(400, `query parameter "${name}" must be an integer from 0 to ${max}`)
+  return n
+}
+
+export class ControlServer {
+  private readonly init: ControlServerInit
+  private readonly server: Server
+  private readonly token: Buffer
+  private readonly routes: Array<{ method: string, pattern: RegExp, handler: Handler }> = []
+  private readonly streams = new Set<ServerResponse>()
+
+  constructor (init: ControlServerInit) {
+    this.init = init
+    this.token = Buffer.from(init.token)
+    this.server = createServer((req, res) => { this.dispatch(req, res) })
+    this.server.requestTimeout = MAX_API_WAIT_MS + 30_000
+    this.defineRoutes()
+  }
+
+  async listen (): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(this.init.port, this.init.host, () => { this.server.off('error', reject); resolve() })
+    })
+    const address = this.server.address()
+    if (address == null || typeof address === 'string') throw new Error('control API has no TCP address')
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    return `http://${host}:${address.port}`
+  }
+
+  async close (): Promise<void> {
+    for (const res of this.streams) res.end()
+    await new Promise<void>(resolve => { this.server.close(() => { resolve() }) })
+    this.server.closeAllConnections()
+  }
+
+  private route (method: string, path: string, handler: Handler): void {
+    const pattern = new RegExp('^' + path.replace(/:[a-z]+/g, '([^/]+)') + '$')
+    this.routes.push({ method, pattern, handler })
+  }
+
+  private defineRoutes (): void {
+    const node = this.init.node
+    this.route('GET', '/v1/id', async () => ({ peerId: node.peerId.toString(), addresses: node.addresses(), card: node.card() }))
+    this.route('GET', '/v1/status', async () => node.status())
+
+    this.route('GET', '/v1/contacts', async () => node.contacts())
+    this.route('POST', '/v1/contacts', async (req, _url, _p, res) => {
+      const body = await readJson(req)
+      res.statusCode = 201
+      return await node.addContact(requireString(body.name, 'name'), requireString(body.card, 'card'))
+    })
+    this.route('DELETE', '/v1/contacts/:name', async (_req, _url, [name]) => {
+      await node.removeContact(decodeURIComponent(name))
+      return { removed: decodeURIComponent(name) }
+    })
+
+    this.route('POST', '/v1/messages', async (req, _url, _p, res) => {
+      const body = await readJson(req)
+      const id = await node.send(requireString(body.to, 'to'), requireString(body.text, 'text'))
+      res.statusCode = 201
+      return { id }
+    })
+    this.route('GET', '/v1/messages', async (_req, url) => {
+      const records = await node.sent({ to: url.searchParams.get('to') ?? undefined, limit: intParam(url, 'limit') })
+      return records.map(publicRecord)
+    })
+    this.route('GET', '/v1/messages/:id', async (_req, _url, [id]) => publicRecord(await node.message(id)))
+    this.route('GET', '/v1/messages/:id/wait', async (_req, url, [id]) => {
+      const state = url.searchParams.get('state') ?? 'delivered'
+      if (state !== 'delivered' && state !== 'read') throw new HttpError(400, '"state" must be delivered or read')
+      const timeout = intParam(url, 'timeout', MAX_API_WAIT_MS) ?? 30_000
+      return publicRecord(await node.waitFor(id, state, { signal: AbortSignal.timeout(timeout) }))
+    })
+
+    this.route('GET', '/v1/inbox', async (_req, url) => node.inbox({
+      from: url.searchParams.get('from') ?? undefined,
+      afterSeq: intParam(url, 'after'),
+      limit: intParam(url, 'limit')
+    }))
+    this.route('POST', '/v1/inbox/read', async (req) => {
+      const body = await readJson(req)
+      if (!Array.isArray(body.messages) || body.messages.length > 10_000) throw new HttpError(400, '"messages" must be an array of up to 10000 {from, id}')
+      const refs = body.messages.map((m: any) => ({ from: requireString(m?.from, 'from'), id: requireString(m?.id, 'id') }))
+      return await node.markRead(refs)
+    })
+
+    this.route('GET', '/v1/events', async (_req, url, _p, res) => { await this.events(url, res) })
+
+    this.route('POST', '/v1/stop', async () => {
+      setImmediate(() => { this.init.onStop() })
+      return { stopping: true }
+    })
+  }
+
+  /**
+   * Server-sent events: `message` (an inbox record) and `receipt`. With `?inbox-after=SEQ` the
+   * stream first replays inbox records after SEQ, so a client that lists and then follows misses
+   * nothing: the listener is attached before the backlog is read.
+   */
+  private async events (url: URL, res: ServerResponse): Promise<void> {
+    const node = this.init.node
+    const from = url.searchParams.get('from') ?? undefined
+    const fromPeer = from != null ? node.resolve(from).toString() : undefined
+    const after = intParam(url, 'inbox-after')
+    // Inbox seqs only grow, so remembering the last one sent drops the overlap between
+    // the backlog and live events.
+    let lastSeq = after ?? -1
+    const buffered: InboxRecord[] = []
+    let live = false
+    const write = (event: string, data: unknown): void => { res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) }
+    const sendMessage = (record: InboxRecord): void => {
+      if (record.seq <= lastSeq) return
+      if (fromPeer != null && record.from !== fromPeer) return
+      lastSeq = record.seq
+      write('message', record)
+    }
+    const onMessage = (evt: CustomEvent<InboxRecord>): void => {
+      if (live) sendMessage(evt.detail)
+      else buffered.push(evt.detail)
+    }
+    const onReceipt = (evt: CustomEvent<ReceiptEvent>): void => { write('receipt', evt.detail) }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
+    res.write(': pigeon events\n\n')
+    node.addEventListener('message', onMessage)
+    node.addEventListener('receipt', onReceipt)
+    this.streams.add(res)
+    const heartbeat = setInterval(() => { res.write(': keep-alive\n\n') }, 15_000)
+    try {
+      if (after != null) {
+        for (const record of await node.inbox({ afterSeq: after, from })) sendMessage(record)
+      }
+      for (const record of buffered) sendMessage(record)
+      live = true
+      await new Promise<void>(resolve => { res.once('close', resolve) })
+    } finally {
+      clearInterval(heartbeat)
+      this.streams.delete(res)
+      node.removeEventListener('message', onMessage)
+      node.removeEventListener('receipt', onReceipt)
+    }
+  }
+
+  private authorized (req: IncomingMessage): boolean {
+    const header = req.headers.authorization ?? ''
+    const match = /^Bearer (\S+)$/.exec(header)
+    if (match == null) return false
+    const given = Buffer.from(match[1])
+    return given.length === this.token.length && timingSafeEqual(given, this.token)
+  }
+
+  private dispatch (req: IncomingMessage, res: ServerResponse): void {
+    const send = (status: number, body: unknown): void => {
+      if (res.headersSent) { res.end(); return }
+      const text = JSON.stringify(body)
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
+      res.end(text)
+    }
+    const fail = (err: any): void => {
+      const status = err instanceof HttpError ? err.status : CLIENT_ERRORS[err?.name] ?? 500
+      send(status, { error: { name: err instanceof HttpError ? err.errorName : err?.name ?? 'Error', message: String(err?.message ?? err) } })
+    }
+    if (!this.authorized(req)) {
+      res.setHeader('www-authenticate', 'Bearer')
+      fail(new HttpError(401, 'missing or wrong bearer token', 'Unauthorized'))
+      return
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    const candidates = this.routes.filter(r => r.pattern.test(url.pathname))
+    const route = candidates.find(r => r.method === req.method)
+    if (route == null) {
+      fail(candidates.length > 0 ? new HttpError(405, `${req.method} is not allowed on ${url.pathname}`, 'MethodNotAllowed') : new HttpError(404, `no route ${url.pathname}`, 'NotFound'))
+      return
+    }
+    const params = route.pattern.exec(url.pathname)?.slice(1) ?? []
+    route.handler(req, url, params, res).then(
+      result => { if (!res.headersSent) send(res.statusCode === 200 ? 200 : res.statusCode, result ?? {}) },
+      fail
+    )
+  }
+}
