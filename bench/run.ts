@@ -2,24 +2,27 @@
  * `npm run bench`: pigeon direct messages against a bare libp2p stream doing the least an
  * acknowledged messenger can do. One JSON object per line on stdout; progress on stderr.
  *
- * Env: BENCH_DM_COUNT (2000), BENCH_LATENCY_COUNT (300), BENCH_WARMUP (50).
+ * Env: BENCH_DM_COUNT (2000), BENCH_LATENCY_COUNT (300), BENCH_WARMUP (50), BENCH_ROUNDS (3).
+ *
+ * Each side runs in its own process (topology "two-processes"). Raw and pigeon alternate
+ * round by round, so a neighbour loading the machine skews both rather than one of them.
+ * Throughput is the median over rounds of one burst each; latency pools the rounds' samples.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { format } from 'node:util'
-import { WorkerProcess, type Kind } from './ipc.js'
-import { round, summarize } from './stats.js'
+import { withPairs } from './pair.js'
+import { median, round, summarize } from './stats.js'
 import type { Durability } from '../src/index.js'
 
 const MESSAGE_BYTES = 256
 const TOPOLOGY = 'two-processes'
-const DURABILITIES: Durability[] = ['fsync', 'os']
+const DURABILITIES: Durability[] = ['os', 'fsync']
 /** Goals: pigeon keeps half the raw throughput, and a round trip costs at most 3x the raw one. */
 const THROUGHPUT_TARGET = 0.5
 const LATENCY_TARGET = 3
-/** Deadlines: generous next to the expected seconds, short next to "hung". */
-const SETUP_TIMEOUT_MS = 20_000
+/** Deadline for one burst or one round of round trips: generous next to seconds, short next to "hung". */
 const RUN_TIMEOUT_MS = 90_000
 /** If something still holds the loop open after all cases, do not hang the terminal. */
 const EXIT_GRACE_MS = 10_000
@@ -40,42 +43,69 @@ function emit (line: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(line) + '\n')
 }
 
-/**
- * Starts a receiver and a sender worker for `kind`, connects them, runs `body` on the
- * sender and checks that the receiver got `expected` messages. Both workers are gone after.
- */
-async function withPair<T> (kind: Kind, durability: Durability, root: string, expected: number, body: (sender: WorkerProcess) => Promise<T>): Promise<T> {
-  const receiver = new WorkerProcess(`${kind}-receiver`)
-  const sender = new WorkerProcess(`${kind}-sender`)
-  try {
-    const { address } = await receiver.call({ op: 'receive', kind, durability, root }, SETUP_TIMEOUT_MS)
-    await sender.call({ op: 'connect', kind, durability, root, address, timeoutMs: SETUP_TIMEOUT_MS }, SETUP_TIMEOUT_MS)
-    const result = await body(sender)
-    const { count } = await receiver.call({ op: 'received' })
-    if (count !== expected) throw new Error(`${kind} receiver got ${count} messages, expected ${expected}`)
-    return result
-  } finally {
-    await Promise.allSettled([sender.close(), receiver.close()])
-  }
-}
+interface Settings { count: number, warmup: number, rounds: number, root: string }
 
-async function throughput (kind: Kind, durability: Durability, root: string, count: number, warmup: number): Promise<number> {
-  return await withPair(kind, durability, root, warmup + count, async (sender) => {
-    await sender.call({ op: 'burst', count: warmup, bytes: MESSAGE_BYTES, timeoutMs: RUN_TIMEOUT_MS }, RUN_TIMEOUT_MS)
-    const { ms } = await sender.call({ op: 'burst', count, bytes: MESSAGE_BYTES, timeoutMs: RUN_TIMEOUT_MS }, RUN_TIMEOUT_MS)
-    const perSecond = count / (ms / 1000)
-    progress('%s throughput (%s): %d messages in %d ms, %d msg/s', kind, durability, count, Math.round(ms), Math.round(perSecond))
-    return perSecond
+async function throughput (durability: Durability, s: Settings): Promise<void> {
+  const perSecond = { raw: [] as number[], pigeon: [] as number[] }
+  await withPairs(durability, s.root, async (raw, pigeon) => {
+    for (const pair of [raw, pigeon]) await pair.burst(s.warmup, MESSAGE_BYTES, RUN_TIMEOUT_MS)
+    for (let r = 1; r <= s.rounds; r++) {
+      for (const pair of [raw, pigeon]) {
+        const ms = await pair.burst(s.count, MESSAGE_BYTES, RUN_TIMEOUT_MS)
+        perSecond[pair.kind].push(s.count / (ms / 1000))
+        progress('throughput %s round %d/%d %s: %d messages in %d ms', durability, r, s.rounds, pair.kind, s.count, Math.round(ms))
+      }
+    }
+  })
+  const pigeonRate = median(perSecond.pigeon)
+  const rawRate = median(perSecond.raw)
+  emit({
+    bench: 'dm-throughput',
+    durability,
+    topology: TOPOLOGY,
+    count: s.count,
+    warmup: s.warmup,
+    rounds: s.rounds,
+    message_bytes: MESSAGE_BYTES,
+    pigeon_msgs_per_s: round(pigeonRate, 1),
+    raw_msgs_per_s: round(rawRate, 1),
+    ratio: round(pigeonRate / rawRate),
+    target_ratio: THROUGHPUT_TARGET,
+    meets_target: pigeonRate / rawRate >= THROUGHPUT_TARGET,
+    pigeon_rounds: perSecond.pigeon.map(v => round(v, 1)),
+    raw_rounds: perSecond.raw.map(v => round(v, 1))
   })
 }
 
-async function latency (kind: Kind, durability: Durability, root: string, count: number, warmup: number): Promise<number[]> {
-  return await withPair(kind, durability, root, warmup + count, async (sender) => {
-    await sender.call({ op: 'pingPong', count: warmup, bytes: MESSAGE_BYTES, timeoutMs: RUN_TIMEOUT_MS }, RUN_TIMEOUT_MS)
-    const { samples } = await sender.call({ op: 'pingPong', count, bytes: MESSAGE_BYTES, timeoutMs: RUN_TIMEOUT_MS }, RUN_TIMEOUT_MS)
-    const s = summarize(samples)
-    progress('%s latency (%s): p50 %s ms, p99 %s ms', kind, durability, round(s.p50), round(s.p99))
-    return samples
+async function latency (durability: Durability, s: Settings): Promise<void> {
+  const samples = { raw: [] as number[], pigeon: [] as number[] }
+  await withPairs(durability, s.root, async (raw, pigeon) => {
+    for (const pair of [raw, pigeon]) await pair.pingPong(s.warmup, MESSAGE_BYTES, RUN_TIMEOUT_MS)
+    for (let r = 0; r < s.rounds; r++) {
+      // Split the count over the rounds; the first rounds take the remainder.
+      const n = Math.floor(s.count / s.rounds) + (r < s.count % s.rounds ? 1 : 0)
+      if (n === 0) continue
+      for (const pair of [raw, pigeon]) samples[pair.kind].push(...await pair.pingPong(n, MESSAGE_BYTES, RUN_TIMEOUT_MS))
+    }
+  })
+  const p = summarize(samples.pigeon)
+  const r = summarize(samples.raw)
+  progress('latency %s: pigeon p50 %s p99 %s ms, raw p50 %s p99 %s ms', durability, round(p.p50), round(p.p99), round(r.p50), round(r.p99))
+  emit({
+    bench: 'dm-latency',
+    durability,
+    topology: TOPOLOGY,
+    count: s.count,
+    warmup: s.warmup,
+    rounds: s.rounds,
+    message_bytes: MESSAGE_BYTES,
+    pigeon_p50_ms: round(p.p50),
+    pigeon_p99_ms: round(p.p99),
+    raw_p50_ms: round(r.p50),
+    raw_p99_ms: round(r.p99),
+    ratio: round(p.p50 / r.p50),
+    target_ratio: LATENCY_TARGET,
+    meets_target: p.p50 / r.p50 <= LATENCY_TARGET
   })
 }
 
@@ -83,47 +113,13 @@ async function main (): Promise<void> {
   const dmCount = envCount('BENCH_DM_COUNT', 2000)
   const latencyCount = envCount('BENCH_LATENCY_COUNT', 300)
   const warmup = envCount('BENCH_WARMUP', 50)
+  const rounds = envCount('BENCH_ROUNDS', 3)
   const root = await mkdtemp(join(tmpdir(), 'pigeon-bench-'))
   const started = performance.now()
-  progress('topology %s, data under %s', TOPOLOGY, root)
+  progress('topology %s, %d rounds, data under %s', TOPOLOGY, rounds, root)
   try {
-    for (const durability of DURABILITIES) {
-      // Raw right before pigeon, so both see the same machine load.
-      const raw = await throughput('raw', durability, root, dmCount, warmup)
-      const pigeon = await throughput('pigeon', durability, root, dmCount, warmup)
-      emit({
-        bench: 'dm-throughput',
-        durability,
-        topology: TOPOLOGY,
-        count: dmCount,
-        warmup,
-        message_bytes: MESSAGE_BYTES,
-        pigeon_msgs_per_s: round(pigeon, 1),
-        raw_msgs_per_s: round(raw, 1),
-        ratio: round(pigeon / raw),
-        target_ratio: THROUGHPUT_TARGET,
-        meets_target: pigeon / raw >= THROUGHPUT_TARGET
-      })
-    }
-    for (const durability of DURABILITIES) {
-      const raw = summarize(await latency('raw', durability, root, latencyCount, warmup))
-      const pigeon = summarize(await latency('pigeon', durability, root, latencyCount, warmup))
-      emit({
-        bench: 'dm-latency',
-        durability,
-        topology: TOPOLOGY,
-        count: latencyCount,
-        warmup,
-        message_bytes: MESSAGE_BYTES,
-        pigeon_p50_ms: round(pigeon.p50),
-        pigeon_p99_ms: round(pigeon.p99),
-        raw_p50_ms: round(raw.p50),
-        raw_p99_ms: round(raw.p99),
-        ratio: round(pigeon.p50 / raw.p50),
-        target_ratio: LATENCY_TARGET,
-        meets_target: pigeon.p50 / raw.p50 <= LATENCY_TARGET
-      })
-    }
+    for (const durability of DURABILITIES) await throughput(durability, { count: dmCount, warmup, rounds, root })
+    for (const durability of DURABILITIES) await latency(durability, { count: latencyCount, warmup, rounds, root })
   } finally {
     await rm(root, { recursive: true, force: true })
     progress('done in %d s', Math.round((performance.now() - started) / 1000))

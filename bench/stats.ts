@@ -37,3 +37,11 @@ export function round (value: number, digits = 3): number {
   const f = 10 ** digits
   return Math.round(value * f) / f
 }
+
+/** Middle value; the mean of the two middle ones for an even count. */
+export function median (values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('no values')
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}

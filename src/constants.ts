@@ -42,6 +42,9 @@ export const DM_ACK_TIMEOUT_MS = 15_000
 /** How long a dial plus protocol negotiation may take. */
 export const DIAL_TIMEOUT_MS = 10_000
 
+/** Contacts a node dials when it starts, newest first, so they learn its current addresses. */
+export const STARTUP_DIALS = 50
+
 /** Inbound dm streams per connection: one is normal, a few allow for reconnect races. */
 export const DM_MAX_INBOUND_STREAMS = 4
 

@@ -24,7 +24,8 @@ import { decodeCard, encodeCard } from './contacts/card.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
 import { Store, type Durability, type InboxQuery } from './store/store.js'
 import { Outbox } from './outbox/outbox.js'
-import { DEFAULT_LISTEN, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STORE_DIR } from './constants.js'
+import { applyPortMemory, learnPorts, type PortMemory } from './network/stable-ports.js'
+import { DEFAULT_LISTEN, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
 import { ContactError, InvalidMessageError, MessageNotFoundError, NotStartedError, TimeoutError, UnknownRecipientError } from './errors.js'
 import { VERSION } from './version.js'
 import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState } from './store/types.js'
@@ -64,6 +65,13 @@ export interface PigeonInit {
    * @default 'fsync'
    */
   durability?: Durability
+  /**
+   * Reuse the ports the OS chose for port-0 listen addresses on the previous start, so that
+   * contact cards stay valid across restarts. Ignored with `memory`.
+   *
+   * @default true
+   */
+  stablePorts?: boolean
   /** Delay before the first retry of a failed delivery, ms. @default RETRY_MIN_MS (1000) */
   retryMin?: number
   /** Longest delay between retries, ms. @default RETRY_MAX_MS (300000) */
@@ -101,6 +109,9 @@ export interface NodeStatus {
   readReceipts: boolean
 }
 
+/** Store meta key for the remembered listen ports. */
+const PORTS_META_KEY = 'listen-ports'
+
 const CONTACT_NAME = /^[\p{L}\p{N}_.-]{1,64}$/u
 
 function newMessageId (): Uint8Array {
@@ -120,6 +131,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private contactsByPeer = new Map<string, ContactRecord>()
   private startedAt = 0
   private started = false
+  /** The listen addresses as configured (port 0 included), for stable ports; undefined when off. */
+  private configuredListen?: string[]
 
   private constructor (libp2p: Libp2p<{ dm: DirectMessages }>, store: Store, privateKey: Ed25519PrivateKey, init: PigeonInit) {
     super()
@@ -157,10 +170,12 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     const key = privateKey
     let node: PigeonNode | undefined
     try {
+      const configured = init.listen ?? DEFAULT_LISTEN
+      const remembered = init.memory === true || init.stablePorts === false ? {} : await store.getMeta<PortMemory>(PORTS_META_KEY) ?? {}
       const libp2p = await createLibp2p({
         start: false,
         privateKey: key,
-        addresses: { listen: init.listen ?? DEFAULT_LISTEN },
+        addresses: { listen: await applyPortMemory(configured, remembered) },
         transports: [tcp(), webSockets()],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
@@ -171,6 +186,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         }
       })
       node = new PigeonNode(libp2p as unknown as Libp2p<{ dm: DirectMessages }>, store, key, init)
+      node.configuredListen = init.memory === true || init.stablePorts === false ? undefined : configured
       return node
     } catch (err) {
       await store.close()
@@ -182,12 +198,31 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     if (this.started) return
     for (const contact of await this.store.listContacts()) this.indexContact(contact)
     await this.libp2p.start()
+    if (this.configuredListen != null) await this.store.putMeta(PORTS_META_KEY, learnPorts(this.configuredListen, this.libp2p.getMultiaddrs()))
     for (const contact of this.contactsByName.values()) await this.rememberAddresses(contact)
     this.libp2p.addEventListener('peer:connect', (evt) => { this.outbox.kick(evt.detail.toString()) })
     await this.outbox.start()
     this.startedAt = Date.now()
     this.started = true
+    this.greetContacts()
     this.log('started %p', this.peerId)
+  }
+
+  /**
+   * Dials contacts in the background. A node's addresses change when it restarts (ports chosen by
+   * the OS, a new network), so contacts holding mail for it cannot find it; connecting to them
+   * lets them learn the new addresses through identify and deliver at once (their outbox kicks
+   * on peer:connect). Bounded so a large address book does not turn every start into a storm.
+   */
+  private greetContacts (): void {
+    const contacts = [...this.contactsByName.values()]
+      .filter(c => c.addrs.length > 0)
+      .sort((a, b) => b.addedAt - a.addedAt)
+      .slice(0, STARTUP_DIALS)
+    for (const contact of contacts) {
+      this.libp2p.dial(peerIdFromString(contact.peerId), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+        .catch(err => { this.log('contact %s not reachable at start: %s', contact.name, err.message) })
+    }
   }
 
   /** Stops the network, lets batches in flight settle, and closes the store. Safe to call twice. */

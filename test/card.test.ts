@@ -1,0 +1,227 @@
+import { describe, it, before } from 'node:test'
+import assert from 'node:assert/strict'
+import { sign } from 'node:crypto'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { CARD_PREFIX, MAX_CARD_CHARS, decodeCard, encodeCard } from '../src/contacts/card.js'
+import { Card } from '../src/contacts/pb/card.js'
+import { localKeys, type LocalKeys } from '../src/crypto/keys.js'
+import { InvalidCardError, PigeonError } from '../src/errors.js'
+
+// --- helpers --------------------------------------------------------------------------------
+
+const SIGNATURE_CONTEXT = Buffer.from('pigeon-card-v1\0')
+
+async function newKeys (): Promise<LocalKeys> {
+  const privateKey = await generateKeyPair('Ed25519')
+  return localKeys(privateKey, peerIdFromPrivateKey(privateKey))
+}
+
+/** The Card inside a card string. */
+function parse (text: string): Card {
+  assert.ok(text.startsWith(CARD_PREFIX))
+  return Card.decode(Buffer.from(text.slice(CARD_PREFIX.length), 'base64url'))
+}
+
+/** A card string holding `card` as it is, signature included. */
+function format (card: Card): string {
+  return CARD_PREFIX + Buffer.from(Card.encode(card)).toString('base64url')
+}
+
+/** Signs `card` with `signer` as the card format says, whoever the card names. */
+function signAs (signer: LocalKeys, card: Omit<Card, 'signature'>): string {
+  const unsigned = { ...card, signature: new Uint8Array(0) }
+  const signature = new Uint8Array(sign(null, Buffer.concat([SIGNATURE_CONTEXT, Card.encode(unsigned)]), signer.ed25519Private))
+  return format({ ...card, signature })
+}
+
+function baseCard (keys: LocalKeys, fields: Partial<Card> = {}): Omit<Card, 'signature'> {
+  return {
+    version: 1,
+    peerId: keys.idBytes as Uint8Array<ArrayBuffer>,
+    addrs: [multiaddr('/ip4/127.0.0.1/tcp/4001').bytes as Uint8Array<ArrayBuffer>],
+    relays: [],
+    timestamp: 1_700_000_000_000n,
+    ...fields
+  }
+}
+
+/** Asserts that decoding `text` fails with InvalidCardError and a message matching `message`. */
+function assertInvalid (text: string, message: RegExp, what?: string): void {
+  assert.throws(() => decodeCard(text), (err: any) => {
+    assert.equal(err.name, 'InvalidCardError', `${what ?? ''} expected InvalidCardError, got ${err.name}: ${err.message}`)
+    assert.ok(err instanceof InvalidCardError)
+    assert.ok(err instanceof PigeonError)
+    assert.match(err.message, message, what)
+    return true
+  }, what)
+}
+
+// --- tests ----------------------------------------------------------------------------------
+
+describe('contact cards', () => {
+  let alice: LocalKeys
+  let bob: LocalKeys
+
+  before(async () => {
+    [alice, bob] = await Promise.all([newKeys(), newKeys()])
+  })
+
+  it('round trips peer id, addresses, relays and timestamp', () => {
+    const addrs = [
+      multiaddr('/ip4/127.0.0.1/tcp/4001'),
+      multiaddr('/ip4/192.168.1.20/tcp/4002/ws'),
+      multiaddr('/ip6/::1/tcp/4003'),
+      multiaddr('/dns4/pigeon.example.com/tcp/443/wss')
+    ]
+    const relays = [Uint8Array.of(1, 2, 3)]
+    const text = encodeCard(alice, addrs, relays, 1_700_000_000_123)
+    assert.ok(text.startsWith(CARD_PREFIX))
+    assert.match(text.slice(CARD_PREFIX.length), /^[A-Za-z0-9_-]+$/, 'base64url, no padding')
+
+    const card = decodeCard(text)
+    assert.ok(card.peerId.equals(alice.peerId))
+    assert.deepEqual(card.addrs.map(a => a.toString()), addrs.map(a => a.toString()))
+    assert.deepEqual(card.relays.map(r => new Uint8Array(r)), relays)
+    assert.equal(card.timestamp, 1_700_000_000_123)
+  })
+
+  it('round trips a card with no addresses, and uses the current time by default', () => {
+    const before = Date.now()
+    const card = decodeCard(encodeCard(alice, []))
+    assert.ok(card.peerId.equals(alice.peerId))
+    assert.deepEqual(card.addrs, [])
+    assert.ok(card.timestamp >= before && card.timestamp <= Date.now())
+  })
+
+  it('accepts a card with surrounding whitespace, as pasted', () => {
+    const text = encodeCard(alice, [multiaddr('/ip4/10.0.0.1/tcp/1')])
+    assert.ok(decodeCard(`  \n${text}\r\n\t`).peerId.equals(alice.peerId))
+  })
+
+  it('keeps at most 32 addresses when encoding', () => {
+    const addrs = Array.from({ length: 40 }, (_, i) => multiaddr(`/ip4/10.0.0.${i}/tcp/4001`))
+    const card = decodeCard(encodeCard(alice, addrs))
+    assert.equal(card.addrs.length, 32)
+    assert.equal(card.addrs[31].toString(), '/ip4/10.0.0.31/tcp/4001')
+  })
+
+  it('accepts a card signed by the independent signer in this test (checks the helper)', () => {
+    assert.ok(decodeCard(signAs(alice, baseCard(alice))).peerId.equals(alice.peerId))
+  })
+
+  it('refuses a card without the prefix', () => {
+    const text = encodeCard(alice, [])
+    const b64 = text.slice(CARD_PREFIX.length)
+    assertInvalid(b64, /starts with/, 'no prefix')
+    assertInvalid('', /starts with/, 'empty')
+    assertInvalid('   ', /starts with/, 'blank')
+    assertInvalid('pigeon-crad:' + b64, /starts with/, 'misspelt prefix')
+    assertInvalid('Pigeon-card:' + b64, /starts with/, 'prefix in another case')
+    assertInvalid('x' + text, /starts with/, 'something before the prefix')
+    assertInvalid(alice.peerId.toString(), /starts with/, 'a bare peer id')
+  })
+
+  it('refuses a card with characters outside base64url', () => {
+    const text = encodeCard(alice, [])
+    const cut = CARD_PREFIX.length + 10
+    for (const bad of ['+', '/', '=', ' ', '.', 'é', '\u0000', '\n']) {
+      assertInvalid(text.slice(0, cut) + bad + text.slice(cut), /base64url/, JSON.stringify(bad))
+    }
+    assertInvalid(text + '==', /base64url/, 'padding')
+  })
+
+  it('refuses base64url that is not a card', () => {
+    assertInvalid(CARD_PREFIX, /Ed25519 peer id|version/, 'empty body')
+    assertInvalid(CARD_PREFIX + Buffer.from([0x3f, 0x01]).toString('base64url'), /does not decode/, 'invalid wire type')
+    assertInvalid(CARD_PREFIX + Buffer.from([0x12, 0x7f, 0x01]).toString('base64url'), /does not decode/, 'length past the end')
+    assertInvalid(encodeCard(alice, []).slice(0, -8), /./, 'truncated')
+  })
+
+  it('refuses a card whose signature has a flipped byte', () => {
+    const card = parse(encodeCard(alice, [multiaddr('/ip4/127.0.0.1/tcp/4001')]))
+    for (const index of [0, 31, 63]) {
+      const signature = new Uint8Array(card.signature)
+      signature[index] ^= 0x01
+      assertInvalid(format({ ...card, signature }), /signature/, `byte ${index}`)
+    }
+    assertInvalid(format({ ...card, signature: new Uint8Array(0) }), /signature/, 'no signature')
+    assertInvalid(format({ ...card, signature: card.signature.slice(0, 63) }), /signature/, 'truncated signature')
+  })
+
+  it('refuses a card signed by another peer', () => {
+    // bob signs a card that names alice, to make people send him... nothing: it fails
+    assertInvalid(signAs(bob, baseCard(alice)), /signature/, 'bob signs for alice')
+    // alice's genuine signature with bob's peer id swapped in
+    const card = parse(encodeCard(alice, []))
+    assertInvalid(format({ ...card, peerId: bob.idBytes as Uint8Array<ArrayBuffer> }), /signature/, 'peer id swapped')
+  })
+
+  it('refuses a card whose signed content was changed', () => {
+    const card = parse(encodeCard(alice, [multiaddr('/ip4/127.0.0.1/tcp/4001')], [], 1000))
+    assertInvalid(format({ ...card, addrs: [multiaddr('/ip4/6.6.6.6/tcp/4001').bytes as Uint8Array<ArrayBuffer>] }), /signature/, 'address replaced')
+    assertInvalid(format({ ...card, addrs: [...card.addrs, multiaddr('/ip4/6.6.6.6/tcp/4001').bytes as Uint8Array<ArrayBuffer>] }), /signature/, 'address added')
+    assertInvalid(format({ ...card, addrs: [] }), /signature/, 'addresses removed')
+    assertInvalid(format({ ...card, timestamp: 2000n }), /signature/, 'timestamp changed')
+    assertInvalid(format({ ...card, relays: [Uint8Array.of(1)] }), /signature/, 'relay added')
+  })
+
+  it('refuses a card longer than MAX_CARD_CHARS, even when its signature is good', () => {
+    assertInvalid(CARD_PREFIX + 'A'.repeat(MAX_CARD_CHARS), /longer than/, 'long junk')
+    // a genuine card padded out with long DNS names, within the address limit
+    const long = `/dns4/${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.example/tcp/443/wss`
+    const addrs = Array.from({ length: 32 }, () => multiaddr(long).bytes as Uint8Array<ArrayBuffer>)
+    const text = signAs(alice, baseCard(alice, { addrs }))
+    assert.ok(text.length > MAX_CARD_CHARS, `test card is ${text.length} characters`)
+    assertInvalid(text, /longer than/, 'signed but too long')
+    // the limit is on the card itself, not on the whitespace around it
+    const fits = encodeCard(alice, [])
+    assert.ok(decodeCard(fits + ' '.repeat(MAX_CARD_CHARS)).peerId.equals(alice.peerId))
+  })
+
+  it('refuses a card with more than 32 addresses or 16 relays, even when signed', () => {
+    const addrs = Array.from({ length: 33 }, (_, i) => multiaddr(`/ip4/10.0.0.${i}/tcp/1`).bytes as Uint8Array<ArrayBuffer>)
+    assertInvalid(signAs(alice, baseCard(alice, { addrs })), /does not decode/, '33 addresses')
+    const relays = Array.from({ length: 17 }, (_, i) => Uint8Array.of(i))
+    assertInvalid(signAs(alice, baseCard(alice, { relays })), /does not decode/, '17 relays')
+  })
+
+  it('refuses an unknown version, even when signed', () => {
+    assertInvalid(signAs(alice, baseCard(alice, { version: 2 })), /version/, 'version 2')
+    assertInvalid(signAs(alice, baseCard(alice, { version: 0 })), /version/, 'version 0')
+  })
+
+  it('refuses a card whose peer id is not an Ed25519 identity', () => {
+    const sha256PeerId = Uint8Array.of(0x12, 0x20, ...new Uint8Array(32).fill(9))
+    assertInvalid(signAs(alice, baseCard(alice, { peerId: sha256PeerId })), /Ed25519 peer id/, 'sha256 multihash')
+    assertInvalid(signAs(alice, baseCard(alice, { peerId: new Uint8Array(0) })), /Ed25519 peer id/, 'empty')
+    assertInvalid(signAs(alice, baseCard(alice, { peerId: alice.idBytes.slice(0, 20) as Uint8Array<ArrayBuffer> })), /Ed25519 peer id/, 'truncated')
+  })
+
+  it('refuses a card whose Ed25519 key is not a curve point', {
+    todo: 'bug: decodeCard calls peerKeys(), which lets noble\'s "bad point" Error escape instead of InvalidCardError'
+  }, () => {
+    const peerId = new Uint8Array(alice.idBytes)
+    // y = 2 has no matching x on edwards25519
+    peerId.fill(0, peerId.byteLength - 32)
+    peerId[peerId.byteLength - 32] = 2
+    assertInvalid(signAs(alice, baseCard(alice, { peerId })), /Ed25519 peer id/, 'off-curve key')
+  })
+
+  it('refuses a signed card with an address that does not parse', () => {
+    for (const bytes of [Uint8Array.of(0xff, 0xff, 0x03), Uint8Array.of(0x04, 1, 2), Uint8Array.of(0x04, 127, 0, 0, 1, 0x06, 1, 2, 3)]) {
+      assertInvalid(signAs(alice, baseCard(alice, { addrs: [bytes] })), /invalid address/, Buffer.from(bytes).toString('hex'))
+    }
+  })
+
+  it('refuses a signed card with an address whose port is cut short', {
+    todo: 'bug: multiaddr() reads a short port past the end of its Uint8Array view (bytes2port ignores byteLength), ' +
+      'so decodeCard accepts the address with a port taken from the bytes that follow it in the card'
+  }, () => {
+    // /ip4/127.0.0.1/tcp/ with no port bytes, followed in the card by other fields
+    const truncated = Uint8Array.of(0x04, 127, 0, 0, 1, 0x06)
+    const text = signAs(alice, baseCard(alice, { addrs: [truncated, multiaddr('/ip4/10.0.0.1/tcp/4001').bytes as Uint8Array<ArrayBuffer>] }))
+    assertInvalid(text, /invalid address/, 'tcp without a port')
+  })
+})

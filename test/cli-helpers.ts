@@ -1,0 +1,137 @@
+/**
+ * Spawning the built `pigeon` binary as a user would, with deadlines on every wait.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+
+export const PIGEON_BIN = fileURLToPath(new URL('../cli/pigeon.js', import.meta.url))
+
+export interface CliResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs `pigeon ARGS` to completion (or kills it after `timeout` ms and fails). */
+export async function pigeon (args: string[], options: { env?: NodeJS.ProcessEnv, timeout?: number } = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [PIGEON_BIN, ...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const [code, signal] = await exited(child, options.timeout ?? 30_000)
+  return { code, signal, stdout, stderr }
+}
+
+/** Waits for the process to exit, killing it and failing after `ms`. */
+export async function exited (child: ChildProcess, ms: number): Promise<[number | null, NodeJS.Signals | null]> {
+  if (child.exitCode != null || child.signalCode != null) return [child.exitCode, child.signalCode]
+  let timedOut = false
+  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL') }, ms)
+  try {
+    const [code, signal] = await once(child, 'exit') as [number | null, NodeJS.Signals | null]
+    if (timedOut) throw new Error(`process did not exit within ${ms} ms`)
+    return [code, signal]
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Collects a child's stdout lines; `next` waits for the next line a matcher accepts. */
+export class Lines {
+  private readonly lines: string[] = []
+  private cursor = 0
+  private closed = false
+  private readonly waiters = new Set<() => void>()
+
+  constructor (child: ChildProcess) {
+    if (child.stdout == null) throw new Error('process has no stdout pipe')
+    const rl = createInterface({ input: child.stdout })
+    rl.on('line', line => { this.lines.push(line); this.wake() })
+    rl.on('close', () => { this.closed = true; this.wake() })
+  }
+
+  private wake (): void {
+    for (const w of this.waiters) w()
+  }
+
+  /** The next unread line that `match` accepts (lines before it are consumed). */
+  async next (match: (line: string) => boolean = () => true, ms = 20_000): Promise<string> {
+    return await new Promise<string>((resolve, reject) => {
+      const check = (): void => {
+        while (this.cursor < this.lines.length) {
+          const line = this.lines[this.cursor++]
+          if (match(line)) { finish(); resolve(line); return }
+        }
+        if (this.closed) { finish(); reject(new Error('process closed stdout before printing the expected line')) }
+      }
+      const timer = setTimeout(() => { finish(); reject(new Error(`no matching output line within ${ms} ms`)) }, ms)
+      const finish = (): void => { clearTimeout(timer); this.waiters.delete(check) }
+      this.waiters.add(check)
+      check()
+    })
+  }
+}
+
+export interface StartInfo {
+  peerId: string
+  dataDir: string
+  addresses: string[]
+  apiUrl: string
+  card: string
+  pid: number
+}
+
+/** A `pigeon start` child process. */
+export class Daemon {
+  readonly child: ChildProcess
+  stderr = ''
+
+  private constructor (child: ChildProcess, readonly info: StartInfo) {
+    this.child = child
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => { this.stderr += d })
+  }
+
+  /** Starts a node on loopback TCP (and WebSockets) with OS-chosen ports; resolves once it is up. */
+  static async start (dataDir: string, options: { args?: string[], env?: NodeJS.ProcessEnv, listen?: string[] } = {}): Promise<Daemon> {
+    const listen = options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
+    const child = spawn(process.execPath, [PIGEON_BIN, '--json', '--data-dir', dataDir, 'start', '--listen', ...listen, '--durability', 'os', ...(options.args ?? [])], {
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+    try {
+      const line = await new Lines(child).next(l => l.startsWith('{'))
+      const daemon = new Daemon(child, JSON.parse(line))
+      daemon.stderr = stderr
+      return daemon
+    } catch (err: any) {
+      child.kill('SIGKILL')
+      throw new Error(`pigeon start failed: ${err.message}\n${stderr}`)
+    }
+  }
+
+  get tcpAddress (): string {
+    const addr = this.info.addresses.find(a => !a.includes('/ws'))
+    if (addr == null) throw new Error('daemon has no TCP address')
+    return addr
+  }
+
+  /** SIGKILL: no cleanup runs, as in a crash. */
+  async kill (): Promise<void> {
+    this.child.kill('SIGKILL')
+    await exited(this.child, 10_000)
+  }
+
+  /** SIGTERM and wait for a clean exit. */
+  async stop (): Promise<number | null> {
+    if (this.child.exitCode != null || this.child.signalCode != null) return this.child.exitCode
+    this.child.kill('SIGTERM')
+    const [code] = await exited(this.child, 15_000)
+    return code
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Crash safety with real processes and SIGKILL: a message `send` accepted is delivered exactly
+ * once whichever side dies, and wherever.
+ */
+import { describe, it, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { Daemon, exited, pigeon } from './cli-helpers.js'
+import { tempDir } from './helpers.js'
+
+const json = (text: string): any => JSON.parse(text)
+
+async function introduce (a: { dir: string, d: Daemon }, aName: string, b: { dir: string, d: Daemon }, bName: string): Promise<void> {
+  assert.equal((await pigeon(['--data-dir', a.dir, 'contacts', 'add', bName, b.d.info.card])).code, 0)
+  assert.equal((await pigeon(['--data-dir', b.dir, 'contacts', 'add', aName, a.d.info.card])).code, 0)
+}
+
+async function waitDelivered (dir: string, id: string): Promise<void> {
+  // The control API's wait route blocks until the receipt (or its deadline).
+  const { url, token } = json(await (await import('node:fs/promises')).readFile(`${dir}/control.json`, 'utf8'))
+  const res = await fetch(`${url}/v1/messages/${id}/wait?state=delivered&timeout=30000`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(40_000) })
+  const body: any = await res.json()
+  assert.equal(res.status, 200, `message ${id}: ${JSON.stringify(body)}`)
+  assert.ok(body.state === 'delivered' || body.state === 'read')
+}
+
+async function inboxIds (dir: string): Promise<string[]> {
+  const { code, stdout, stderr } = await pigeon(['--data-dir', dir, '--json', 'inbox', '--peek'])
+  assert.equal(code, 0, stderr)
+  return json(stdout).map((m: any) => m.id)
+}
+
+describe('crash safety (SIGKILL)', () => {
+  const cleanups: Array<() => Promise<unknown>> = []
+  after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}) })
+
+  it('a sender killed right after send returned delivers every message exactly once after restart', async () => {
+    const a = await tempDir(); const b = await tempDir()
+    cleanups.push(a.cleanup, b.cleanup)
+    const alice = { dir: a.dir, d: await Daemon.start(a.dir) }
+    const bob = { dir: b.dir, d: await Daemon.start(b.dir) }
+    cleanups.push(async () => alice.d.stop(), async () => bob.d.stop())
+    await introduce(alice, 'alice', bob, 'bob')
+
+    // Bob goes away so the messages cannot leave before alice dies.
+    assert.equal(await bob.d.stop(), 0)
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) {
+      const sent = await pigeon(['--data-dir', alice.dir, 'send', 'bob', `message ${i}`])
+      assert.equal(sent.code, 0, sent.stderr)
+      ids.push(sent.stdout.trim())
+    }
+    await alice.d.kill()
+    assert.equal(alice.d.child.signalCode, 'SIGKILL')
+
+    alice.d = await Daemon.start(alice.dir)
+    bob.d = await Daemon.start(bob.dir)
+    for (const id of ids) await waitDelivered(alice.dir, id)
+    const received = await inboxIds(bob.dir)
+    assert.deepEqual([...received].sort(), [...ids].sort(), 'each message exactly once')
+  })
+
+  it('a receiver killed after storing a message but before acknowledging it shows it exactly once', async () => {
+    const a = await tempDir(); const b = await tempDir()
+    cleanups.push(a.cleanup, b.cleanup)
+    const alice = { dir: a.dir, d: await Daemon.start(a.dir) }
+    // PIGEON_FAULT makes bob SIGKILL itself between persisting a message and sending the ack.
+    const bob = { dir: b.dir, d: await Daemon.start(b.dir, { env: { PIGEON_FAULT: 'crash-before-ack' } }) }
+    cleanups.push(async () => alice.d.stop(), async () => bob.d.stop())
+    await introduce(alice, 'alice', bob, 'bob')
+
+    const sent = await pigeon(['--data-dir', alice.dir, 'send', 'bob', 'survive this'])
+    assert.equal(sent.code, 0, sent.stderr)
+    const id = sent.stdout.trim()
+    const [, signal] = await exited(bob.d.child, 20_000)
+    assert.equal(signal, 'SIGKILL', 'bob died at the fault point')
+
+    const pending = json((await pigeon(['--data-dir', alice.dir, '--json', 'status'])).stdout)
+    assert.equal(pending.outbox.delivered + pending.outbox.read, 0, 'no receipt reached alice')
+
+    // Restarted without the fault, on new ports: bob greets its contacts, alice retries.
+    bob.d = await Daemon.start(bob.dir)
+    await waitDelivered(alice.dir, id)
+    assert.deepEqual(await inboxIds(bob.dir), [id], 'stored once although it was delivered twice')
+  })
+
+  it('a receiver killed mid-stream while a burst arrives loses nothing and duplicates nothing', async () => {
+    const a = await tempDir(); const b = await tempDir()
+    cleanups.push(a.cleanup, b.cleanup)
+    const alice = { dir: a.dir, d: await Daemon.start(a.dir) }
+    const bob = { dir: b.dir, d: await Daemon.start(b.dir) }
+    cleanups.push(async () => alice.d.stop(), async () => bob.d.stop())
+    await introduce(alice, 'alice', bob, 'bob')
+
+    const { url, token } = json(await (await import('node:fs/promises')).readFile(`${alice.dir}/control.json`, 'utf8'))
+    const post = async (text: string): Promise<string> => {
+      const res = await fetch(`${url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ to: 'bob', text }) })
+      assert.equal(res.status, 201)
+      return ((await res.json()) as any).id
+    }
+    const ids: string[] = []
+    for (let i = 0; i < 100; i++) ids.push(await post(`burst ${i}`))
+    await bob.d.kill()
+    bob.d = await Daemon.start(bob.dir)
+    for (const id of ids) await waitDelivered(alice.dir, id)
+    const received = await inboxIds(bob.dir)
+    assert.equal(received.length, ids.length)
+    assert.deepEqual([...received].sort(), [...ids].sort())
+  })
+})
