@@ -39,6 +39,9 @@ export const DM_IDLE_TIMEOUT_MS = 30_000
 /** How long the sender waits for the ack of a batch. */
 export const DM_ACK_TIMEOUT_MS = 15_000
 
+/** One delivery attempt end to end: dial, negotiate, write the batch, wait for the ack. */
+export const DELIVERY_ATTEMPT_TIMEOUT_MS = 60_000
+
 /** How long a dial plus protocol negotiation may take. */
 export const DIAL_TIMEOUT_MS = 10_000
 

@@ -17,6 +17,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { directMessages, type DirectMessages, type IncomingMessage } from './dm/index.js'
+import { BODY_KIND } from './dm/constants.js'
 import { Body, Envelope } from './dm/pb/dm.js'
 import { seal, MAX_RECEIPT_REFS } from './crypto/envelope.js'
 import { localKeys, peerKeys, type LocalKeys } from './crypto/keys.js'
@@ -266,7 +267,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     if (typeof text !== 'string' || text.length === 0) throw new InvalidMessageError('message text is empty')
     if (Buffer.byteLength(text) > MAX_TEXT_BYTES) throw new InvalidMessageError(`message text is larger than ${MAX_TEXT_BYTES} bytes`)
     const recipient = this.resolve(to)
-    return await this.enqueue(recipient, { kind: Body.Kind.TEXT, timestamp: BigInt(Date.now()), text, refs: [] })
+    return await this.enqueue(recipient, { kind: BODY_KIND.TEXT, timestamp: BigInt(Date.now()), text, refs: [] })
   }
 
   private async enqueue (recipient: PeerId, body: Body): Promise<string> {
@@ -278,8 +279,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     const record: OutboxRecord = {
       id: Buffer.from(id).toString('hex'),
       to: recipient.toString(),
-      kind: body.kind === Body.Kind.TEXT ? 'text' : 'read-receipt',
-      ...(body.kind === Body.Kind.TEXT ? { text: body.text } : { refs: body.refs.map(r => Buffer.from(r).toString('hex')) }),
+      kind: body.kind === BODY_KIND.TEXT ? 'text' : 'read-receipt',
+      ...(body.kind === BODY_KIND.TEXT ? { text: body.text } : { refs: body.refs.map(r => Buffer.from(r).toString('hex')) }),
       createdAt: now,
       state: 'queued',
       attempts: 0,
@@ -353,7 +354,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     const texts: Array<Omit<InboxRecord, 'seq'>> = []
     const reads: IncomingMessage[] = []
     for (const m of messages) {
-      if (m.body.kind === Body.Kind.TEXT) {
+      if (m.body.kind === BODY_KIND.TEXT) {
         texts.push({
           id: Buffer.from(m.id).toString('hex'),
           from: sender,
@@ -381,16 +382,18 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     const changed: OutboxRecord[] = []
     for (const ref of m.body.refs) {
       const id = Buffer.from(ref).toString('hex')
-      // Prefer the scheduler's copy: it is the one a delivery receipt in flight would update.
-      const record = this.outbox.settle(sender, id) ?? await this.store.getOutgoing(id)
+      const stored = await this.store.getOutgoing(id)
       // Only the message's own recipient can mark it read.
-      if (record == null || record.to !== sender || record.kind !== 'text' || record.state === 'read' || record.state === 'failed') continue
+      if (stored == null || stored.to !== sender || stored.kind !== 'text' || stored.state === 'read' || stored.state === 'failed') continue
+      // Prefer the scheduler's copy: it is the one a delivery receipt in flight would update.
+      const record = this.outbox.settle(sender, id) ?? stored
       record.state = 'read'
       record.readAt = at
       record.deliveredAt ??= at
       changed.push(record)
     }
-    await this.store.updateOutgoing(changed)
+    // Synced: the receipt envelope carrying this is acknowledged once this resolves.
+    await this.store.updateOutgoing(changed, { durable: true })
     for (const record of changed) this.receiptChanged(record)
   }
 
@@ -415,14 +418,16 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       record.readAt = now
       changed.push(record)
     }
-    await this.store.updateIncoming(changed)
+    // Receipts are queued before the messages are marked read: a crash in between sends a
+    // receipt for a message that still shows unread (harmless, the sender ignores a second
+    // one), never leaves a read message whose receipt is lost.
     if (this.readReceipts) {
       const bySender = new Map<string, InboxRecord[]>()
       for (const r of changed) bySender.set(r.from, [...(bySender.get(r.from) ?? []), r])
       for (const [sender, records] of bySender) {
         for (let i = 0; i < records.length; i += MAX_RECEIPT_REFS) {
           await this.enqueue(peerIdFromString(sender), {
-            kind: Body.Kind.READ_RECEIPT,
+            kind: BODY_KIND.READ_RECEIPT,
             timestamp: BigInt(now),
             text: '',
             refs: records.slice(i, i + MAX_RECEIPT_REFS).map(r => new Uint8Array(Buffer.from(r.id, 'hex')))
@@ -430,6 +435,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         }
       }
     }
+    await this.store.updateIncoming(changed)
     return changed
   }
 
@@ -446,6 +452,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     const samePeer = this.contactsByPeer.get(peer)
     if (sameName != null && sameName.peerId !== peer) throw new ContactError(`contact "${name}" already exists for another peer; remove it first`)
     if (samePeer != null && samePeer.name !== name) throw new ContactError(`that peer is already a contact as "${samePeer.name}"`)
+    if (samePeer != null && decodeCard(samePeer.card).timestamp > parsed.timestamp) throw new ContactError(`that card is older than the one you have for "${name}"`)
     const record: ContactRecord = {
       name,
       peerId: peer,

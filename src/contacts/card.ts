@@ -1,14 +1,14 @@
 /**
  * Contact cards: a signed, copy-pasteable string that says who a peer is and where to reach it.
  *
- *   "pigeon-card:" + base64url(Card protobuf)
+ *   "pigeon-card:" + base64url(SignedCard { card: encoded Card, signature })
  *
- * The signature is by the card's own peer id over "pigeon-card-v1\0" followed by the Card
- * encoded with an empty signature, so anyone can check a card without asking its owner.
+ * The signature is by the card's own peer id over "pigeon-card-v1\0" followed by the Card bytes
+ * exactly as carried, so anyone can check a card without re-encoding it or asking its owner.
  */
 import { sign, verify } from 'node:crypto'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { Card } from './pb/card.js'
+import { Card, SignedCard } from './pb/card.js'
 import { InvalidCardError } from '../errors.js'
 import { peerIdFromBytes, peerKeys, type LocalKeys } from '../crypto/keys.js'
 import type { PeerId } from '@libp2p/interface'
@@ -28,21 +28,20 @@ export interface ContactCard {
   timestamp: number
 }
 
-function signingInput (card: Card): Uint8Array {
-  return Buffer.concat([SIGNATURE_CONTEXT, Card.encode({ ...card, signature: new Uint8Array(0) })])
+function signingInput (card: Uint8Array): Uint8Array {
+  return Buffer.concat([SIGNATURE_CONTEXT, card])
 }
 
 export function encodeCard (local: LocalKeys, addrs: Multiaddr[], relays: Uint8Array[] = [], timestamp = Date.now()): string {
-  const card: Card = {
+  const card = Card.encode({
     version: CARD_VERSION,
     peerId: local.idBytes as Uint8Array<ArrayBuffer>,
     addrs: addrs.slice(0, MAX_CARD_ADDRS).map(a => a.bytes as Uint8Array<ArrayBuffer>),
     relays: relays.slice(0, MAX_CARD_RELAYS) as Array<Uint8Array<ArrayBuffer>>,
-    timestamp: BigInt(timestamp),
-    signature: new Uint8Array(0)
-  }
-  card.signature = new Uint8Array(sign(null, signingInput(card), local.ed25519Private))
-  return CARD_PREFIX + Buffer.from(Card.encode(card)).toString('base64url')
+    timestamp: BigInt(timestamp)
+  })
+  const signature = new Uint8Array(sign(null, signingInput(card), local.ed25519Private))
+  return CARD_PREFIX + Buffer.from(SignedCard.encode({ card, signature })).toString('base64url')
 }
 
 export function decodeCard (text: string): ContactCard {
@@ -51,17 +50,19 @@ export function decodeCard (text: string): ContactCard {
   if (trimmed.length > MAX_CARD_CHARS) throw new InvalidCardError(`contact card is longer than ${MAX_CARD_CHARS} characters`)
   const b64 = trimmed.slice(CARD_PREFIX.length)
   if (!/^[A-Za-z0-9_-]*$/.test(b64)) throw new InvalidCardError('contact card has characters outside base64url')
+  let signed: SignedCard
   let card: Card
   try {
-    card = Card.decode(Buffer.from(b64, 'base64url'), { limits: { addrs: MAX_CARD_ADDRS, relays: MAX_CARD_RELAYS } })
+    signed = SignedCard.decode(Buffer.from(b64, 'base64url'))
+    card = Card.decode(signed.card, { limits: { addrs: MAX_CARD_ADDRS, relays: MAX_CARD_RELAYS } })
   } catch (err: any) {
     throw new InvalidCardError(`contact card does not decode: ${err.message}`)
   }
   if (card.version !== CARD_VERSION) throw new InvalidCardError(`unsupported contact card version ${card.version}`)
   const peerId = peerIdFromBytes(card.peerId)
   const keys = peerId == null ? undefined : peerKeys(peerId)
-  if (peerId == null || keys == null) throw new InvalidCardError('contact card does not name an Ed25519 peer id')
-  if (!verify(null, signingInput(card), keys.ed25519, card.signature)) throw new InvalidCardError('contact card signature does not verify')
+  if (peerId == null || keys == null) throw new InvalidCardError('contact card does not name a valid Ed25519 peer id')
+  if (!verify(null, signingInput(signed.card), keys.ed25519, signed.signature)) throw new InvalidCardError('contact card signature does not verify')
   let addrs: Multiaddr[]
   try {
     addrs = card.addrs.map(bytes => multiaddr(bytes))

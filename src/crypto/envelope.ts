@@ -28,7 +28,7 @@ const NONCE_LENGTH = 24
 export const MAX_RECEIPT_REFS = 1024
 
 /** Why an envelope was refused. The names match Ack.Reason on the wire, lower-cased and dashed. */
-export type RejectReason = 'malformed' | 'wrong-recipient' | 'bad-signature' | 'unsupported-scheme' | 'decrypt-failed' | 'too-large' | 'sender-mismatch'
+export type RejectReason = 'malformed' | 'wrong-recipient' | 'bad-signature' | 'unsupported-scheme' | 'decrypt-failed' | 'too-large' | 'sender-mismatch' | 'unsupported-kind'
 
 export interface OpenedEnvelope {
   sender: PeerId

@@ -40,20 +40,26 @@ export interface PeerKeys {
 
 const cache = new Map<string, PeerKeys>()
 
-/** Returns the peer's keys, or undefined when the peer id does not embed an Ed25519 key. */
+/** Returns the peer's keys, or undefined when the peer id does not embed a valid Ed25519 key. */
 export function peerKeys (peerId: PeerId): PeerKeys | undefined {
   const id = peerId.toString()
   const hit = cache.get(id)
   if (hit != null) return hit
   if (peerId.type !== 'Ed25519') return undefined
   const edRaw = peerId.publicKey.raw
-  const x25519Raw = ed25519.utils.toMontgomery(edRaw)
-  const keys: PeerKeys = {
-    peerId,
-    idBytes: peerId.toMultihash().bytes,
-    ed25519: ed25519PublicKeyObject(edRaw),
-    x25519Raw,
-    x25519: x25519PublicKeyObject(x25519Raw)
+  let keys: PeerKeys
+  try {
+    // Throws for bytes that are not a valid curve point (or are the identity point).
+    const x25519Raw = ed25519.utils.toMontgomery(edRaw)
+    keys = {
+      peerId,
+      idBytes: peerId.toMultihash().bytes,
+      ed25519: ed25519PublicKeyObject(edRaw),
+      x25519Raw,
+      x25519: x25519PublicKeyObject(x25519Raw)
+    }
+  } catch {
+    return undefined
   }
   if (cache.size >= KEY_CACHE_SIZE) {
     const oldest = cache.keys().next().value

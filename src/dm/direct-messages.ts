@@ -1,8 +1,9 @@
 import { pbStream } from '@libp2p/utils'
-import { Ack, Batch, Body, type Envelope } from './pb/dm.js'
+import { Ack, Batch, type Body, type Envelope } from './pb/dm.js'
 import {
   DM_PROTOCOL, DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_MAX_OUTBOUND_STREAMS,
-  DM_SENDER_IDLE_MS, MAX_BATCH_ENVELOPES, MAX_ENVELOPE_BYTES, MAX_FRAME_BYTES, MAX_TEXT_BYTES
+  DM_SENDER_IDLE_MS, MAX_BATCH_ENVELOPES, MAX_ENVELOPE_BYTES, MAX_FRAME_BYTES, MAX_TEXT_BYTES,
+  BODY_KIND, REJECT_REASON_CODES
 } from './constants.js'
 import { open, MAX_RECEIPT_REFS, type RejectReason } from '../crypto/envelope.js'
 import { localKeys, peerKeys, type LocalKeys } from '../crypto/keys.js'
@@ -12,16 +13,9 @@ import { MESSAGE_ID_LENGTH } from '../constants.js'
 import type { DeliveryResult, DirectMessages, DirectMessagesComponents, DirectMessagesInit, IncomingMessage } from './index.js'
 import type { AbortOptions, Connection, Ed25519PrivateKey, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 
-const REASONS: Record<RejectReason, Ack.Reason> = {
-  malformed: Ack.Reason.MALFORMED,
-  'wrong-recipient': Ack.Reason.WRONG_RECIPIENT,
-  'bad-signature': Ack.Reason.BAD_SIGNATURE,
-  'unsupported-scheme': Ack.Reason.UNSUPPORTED_SCHEME,
-  'decrypt-failed': Ack.Reason.DECRYPT_FAILED,
-  'too-large': Ack.Reason.TOO_LARGE,
-  'sender-mismatch': Ack.Reason.SENDER_MISMATCH
-}
-const REASON_NAMES = new Map<Ack.Reason, RejectReason>(Object.entries(REASONS).map(([k, v]) => [v, k as RejectReason]))
+const REASON_NAMES = new Map<number, RejectReason>(
+  Object.entries(REJECT_REASON_CODES).filter(([name]) => name !== 'unknown').map(([name, code]) => [code, name as RejectReason])
+)
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 
@@ -110,7 +104,8 @@ export class DirectMessagesService implements DirectMessages, Startable {
           // A fresh deadline per frame: an idle stream is closed, a busy one lives on.
           batch = await pb.read(Batch, { signal: AbortSignal.timeout(this.idleTimeout), limits: { envelopes: MAX_BATCH_ENVELOPES } })
         } catch (err: any) {
-          if (err.name === 'UnexpectedEOFError' && stream.readStatus !== 'readable') {
+          // The sender closed its side between frames: the normal end of a session.
+          if (err.name === 'UnexpectedEOFError' && stream.remoteWriteStatus !== 'writable') {
             await stream.close()
             return
           }
@@ -128,7 +123,7 @@ export class DirectMessagesService implements DirectMessages, Startable {
           accepted: ids as Array<Uint8Array<ArrayBuffer>>,
           timestamp,
           signature: ids.length > 0 ? signReceipt(keys, remoteKeys, timestamp, ids) as Uint8Array<ArrayBuffer> : new Uint8Array(0),
-          rejected: rejected.map(r => ({ id: r.id as Uint8Array<ArrayBuffer>, reason: REASONS[r.reason] }))
+          rejected: rejected.map(r => ({ id: r.id as Uint8Array<ArrayBuffer>, reason: REJECT_REASON_CODES[r.reason] }))
         }, Ack, { signal: AbortSignal.timeout(this.ackTimeout) })
         if (rejected.length > 0) {
           // An honest peer never sends these: tell it why, then stop talking to it on this stream.
@@ -196,9 +191,11 @@ export class DirectMessagesService implements DirectMessages, Startable {
     const sent = new Set(envelopes.map(e => hex(e.id)))
     const accepted = ack.accepted.map(hex)
     const rejected = ack.rejected.map(r => ({ id: hex(r.id), reason: REASON_NAMES.get(r.reason) ?? 'unknown' as const }))
-    const problem = [...accepted, ...rejected.map(r => r.id)].find(id => !sent.has(id))
+    // Every id sent must be answered exactly once, so a peer cannot stall a sender with empty acks.
+    const answered = [...accepted, ...rejected.map(r => r.id)]
+    const problem = answered.find(id => !sent.has(id)) ?? (new Set(answered).size !== sent.size || answered.length !== sent.size ? 'missing' : undefined)
     if (problem != null) {
-      const err = new ProtocolViolationError(`${peer} acknowledged id ${problem} that was not sent`)
+      const err = new ProtocolViolationError(problem === 'missing' ? `${peer} did not answer every envelope of the batch` : `${peer} acknowledged id ${problem} that was not sent`)
       this.dropSession(peer, session, err)
       throw err
     }
@@ -249,14 +246,14 @@ export class DirectMessagesService implements DirectMessages, Startable {
 
 /** Rules on the decrypted body that the envelope layer does not know. */
 function checkBody (body: Body): void {
-  if (body.kind === Body.Kind.TEXT) {
+  if (body.kind === BODY_KIND.TEXT) {
     if (Buffer.byteLength(body.text) > MAX_TEXT_BYTES) throw new EnvelopeRejectedError('too-large', 'text exceeds the size cap')
     if (body.text.length === 0) throw new EnvelopeRejectedError('malformed', 'empty text')
-  } else if (body.kind === Body.Kind.READ_RECEIPT) {
+  } else if (body.kind === BODY_KIND.READ_RECEIPT) {
     if (body.refs.length === 0 || body.refs.length > MAX_RECEIPT_REFS || body.refs.some(r => r.byteLength !== MESSAGE_ID_LENGTH)) {
       throw new EnvelopeRejectedError('malformed', 'read receipt refs are malformed')
     }
   } else {
-    throw new EnvelopeRejectedError('malformed', `unknown body kind ${String(body.kind)}`)
+    throw new EnvelopeRejectedError('unsupported-kind', `unknown body kind ${body.kind}`)
   }
 }

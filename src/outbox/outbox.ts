@@ -5,7 +5,7 @@
  * exponentially; a peer connecting to us resets its backoff and gets its mail at once.
  */
 import { Envelope } from '../dm/pb/dm.js'
-import { MAX_BATCH_ENVELOPES, MAX_FRAME_BYTES, RETRY_MAX_MS, RETRY_MIN_MS } from '../constants.js'
+import { DELIVERY_ATTEMPT_TIMEOUT_MS, MAX_BATCH_ENVELOPES, MAX_FRAME_BYTES, RETRY_MAX_MS, RETRY_MIN_MS } from '../constants.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { DirectMessages, DeliveryResult } from '../dm/index.js'
 import type { Store } from '../store/store.js'
@@ -50,6 +50,8 @@ export class Outbox {
   private readonly peers = new Map<string, PeerQueue>()
   private running = false
   private readonly inflight = new Set<Promise<void>>()
+  /** Aborts attempts in flight when the node stops; they stay queued for the next start. */
+  private shutdown = new AbortController()
 
   constructor (init: OutboxInit) {
     this.init = init
@@ -59,6 +61,7 @@ export class Outbox {
 
   async start (): Promise<void> {
     this.running = true
+    this.shutdown = new AbortController()
     for (const record of await this.init.store.pendingOutgoing()) this.add(record)
     for (const peer of this.peers.keys()) this.flush(peer)
   }
@@ -66,6 +69,7 @@ export class Outbox {
   /** Stops scheduling and waits for batches in flight to settle. */
   async stop (): Promise<void> {
     this.running = false
+    this.shutdown.abort(new Error('node stopping'))
     for (const queue of this.peers.values()) clearTimeout(queue.timer)
     await Promise.allSettled([...this.inflight])
     this.peers.clear()
@@ -97,11 +101,12 @@ export class Outbox {
     return item?.record
   }
 
-  /** Counts of records waiting (queued) and in flight (sent). */
+  /** Counts of text messages waiting (queued) and in flight (sent). */
   counts (): { queued: number, sent: number } {
     let queued = 0; let sent = 0
     for (const queue of this.peers.values()) {
       for (const item of queue.items.values()) {
+        if (item.record.kind !== 'text') continue
         if (item.record.state === 'sent') sent++
         else queued++
       }
@@ -160,7 +165,8 @@ export class Outbox {
     for (const item of batch) item.record.state = 'sent'
     let result: DeliveryResult
     try {
-      result = await this.init.dm.deliver(peerIdFromString(peer), batch.map(i => i.envelope), { signal: AbortSignal.timeout(60_000) })
+      const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(DELIVERY_ATTEMPT_TIMEOUT_MS)])
+      result = await this.init.dm.deliver(peerIdFromString(peer), batch.map(i => i.envelope), { signal })
     } catch (err: any) {
       await this.failed(peer, queue, batch, err)
       return
@@ -185,8 +191,7 @@ export class Outbox {
       item.record.lastError = `refused by recipient: ${reason}`
       changed.push(item.record)
     }
-    // Anything neither accepted nor refused goes round again.
-    for (const item of byId.values()) item.record.state = 'queued'
+    // Anything neither accepted nor refused (settled meanwhile by a read receipt) is left alone.
     await this.init.store.updateOutgoing(changed)
     for (const record of changed) {
       queue.items.delete(record.id)

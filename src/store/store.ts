@@ -108,16 +108,18 @@ export class Store {
     return await this.outbox.get(id) ?? undefined
   }
 
-  /** Updates records; those no longer queued or sent leave the work list. */
-  async updateOutgoing (records: OutboxRecord[]): Promise<void> {
+  /**
+   * Updates records; those no longer queued or sent leave the work list. Not synced unless
+   * `durable`: a lost state update only causes a resend that the receiver drops as a duplicate.
+   */
+  async updateOutgoing (records: OutboxRecord[], options: { durable?: boolean } = {}): Promise<void> {
     if (records.length === 0) return
     const ops: any[] = []
     for (const record of records) {
       ops.push({ type: 'put', sublevel: this.outbox, key: record.id, value: record })
       if (record.state !== 'queued' && record.state !== 'sent') ops.push({ type: 'del', sublevel: this.pending, key: record.id })
     }
-    // A lost state update only causes a resend that the receiver drops as a duplicate.
-    await this.db.batch(ops)
+    await this.db.batch(ops, options.durable === true ? this.durable : {})
   }
 
   /** Messages still to deliver, oldest first. */
@@ -138,9 +140,12 @@ export class Store {
     return options.limit != null ? out.slice(-options.limit) : out
   }
 
+  /** Text messages by state (read receipts, which are messages too, are not counted). */
   async countOutgoingByState (): Promise<Record<OutboxState, number>> {
     const counts: Record<OutboxState, number> = { queued: 0, sent: 0, delivered: 0, read: 0, failed: 0 }
-    for await (const record of this.outbox.values()) counts[record.state]++
+    for await (const record of this.outbox.values()) {
+      if (record.kind === 'text') counts[record.state]++
+    }
     return counts
   }
 

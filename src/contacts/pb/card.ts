@@ -3,13 +3,124 @@ import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
 import type { Codec, DecodeOptions } from 'protons-runtime'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
+export interface SignedCard {
+  card: Uint8Array<ArrayBuffer>
+  signature: Uint8Array<ArrayBuffer>
+}
+
+export namespace SignedCard {
+  let _codec: Codec<SignedCard>
+
+  export const codec = (): Codec<SignedCard> => {
+    if (_codec == null) {
+      _codec = message<SignedCard>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.card != null && obj.card.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.card)
+        }
+
+        if ((obj.signature != null && obj.signature.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.signature)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          card: uint8ArrayAlloc(0),
+          signature: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.card = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.signature = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.card`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.signature`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SignedCardCardFieldEvent {
+    field: '$.card'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface SignedCardSignatureFieldEvent {
+    field: '$.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<SignedCard>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SignedCard.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SignedCard>): SignedCard {
+    return decodeMessage(buf, SignedCard.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SignedCard>): Generator<SignedCardCardFieldEvent | SignedCardSignatureFieldEvent> {
+    return streamMessage(buf, SignedCard.codec(), opts)
+  }
+}
+
 export interface Card {
   version: number
   peerId: Uint8Array<ArrayBuffer>
   addrs: Uint8Array<ArrayBuffer>[]
   relays: Uint8Array<ArrayBuffer>[]
   timestamp: bigint
-  signature: Uint8Array<ArrayBuffer>
 }
 
 export namespace Card {
@@ -51,11 +162,6 @@ export namespace Card {
           w.uint64(obj.timestamp)
         }
 
-        if ((obj.signature != null && obj.signature.byteLength > 0)) {
-          w.uint32(50)
-          w.bytes(obj.signature)
-        }
-
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -65,8 +171,7 @@ export namespace Card {
           peerId: uint8ArrayAlloc(0),
           addrs: [],
           relays: [],
-          timestamp: 0n,
-          signature: uint8ArrayAlloc(0)
+          timestamp: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -101,10 +206,6 @@ export namespace Card {
             }
             case 5: {
               obj.timestamp = reader.uint64()
-              break
-            }
-            case 6: {
-              obj.signature = reader.bytes()
               break
             }
             default: {
@@ -178,13 +279,6 @@ export namespace Card {
               }
               break
             }
-            case 6: {
-              yield {
-                field: `${prefix}.signature`,
-                value: reader.bytes()
-              }
-              break
-            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -224,11 +318,6 @@ export namespace Card {
     value: bigint
   }
 
-  export interface CardSignatureFieldEvent {
-    field: '$.signature'
-    value: Uint8Array<ArrayBuffer>
-  }
-
   export function encode (obj: Partial<Card>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Card.codec())
   }
@@ -237,7 +326,7 @@ export namespace Card {
     return decodeMessage(buf, Card.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Card>): Generator<CardVersionFieldEvent | CardPeerIdFieldEvent | CardAddrsFieldEvent | CardRelaysFieldEvent | CardTimestampFieldEvent | CardSignatureFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Card>): Generator<CardVersionFieldEvent | CardPeerIdFieldEvent | CardAddrsFieldEvent | CardRelaysFieldEvent | CardTimestampFieldEvent> {
     return streamMessage(buf, Card.codec(), opts)
   }
 }

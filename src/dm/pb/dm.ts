@@ -1,4 +1,4 @@
-import { decodeMessage, encodeMessage, enumeration, MaxLengthError, message, streamMessage } from 'protons-runtime'
+import { decodeMessage, encodeMessage, MaxLengthError, message, streamMessage } from 'protons-runtime'
 import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
 import type { Codec, DecodeOptions } from 'protons-runtime'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -343,29 +343,13 @@ export namespace Sealed {
 }
 
 export interface Body {
-  kind: Body.Kind
+  kind: number
   timestamp: bigint
   text: string
   refs: Uint8Array<ArrayBuffer>[]
 }
 
 export namespace Body {
-  export enum Kind {
-    TEXT = 'TEXT',
-    READ_RECEIPT = 'READ_RECEIPT'
-  }
-
-  enum __KindValues {
-    TEXT = 0,
-    READ_RECEIPT = 1
-  }
-
-  export namespace Kind {
-    export const codec = (): Codec<Kind> => {
-      return enumeration<Kind>(__KindValues)
-    }
-  }
-
   let _codec: Codec<Body>
 
   export const codec = (): Codec<Body> => {
@@ -375,9 +359,9 @@ export namespace Body {
           w.fork()
         }
 
-        if (obj.kind != null && __KindValues[obj.kind] !== 0) {
+        if ((obj.kind != null && obj.kind !== 0)) {
           w.uint32(8)
-          Body.Kind.codec().encode(obj.kind, w)
+          w.uint32(obj.kind)
         }
 
         if ((obj.timestamp != null && obj.timestamp !== 0n)) {
@@ -402,7 +386,7 @@ export namespace Body {
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          kind: Kind.TEXT,
+          kind: 0,
           timestamp: 0n,
           text: '',
           refs: []
@@ -415,7 +399,7 @@ export namespace Body {
 
           switch (tag >>> 3) {
             case 1: {
-              obj.kind = Body.Kind.codec().decode(reader)
+              obj.kind = reader.uint32()
               break
             }
             case 2: {
@@ -456,7 +440,7 @@ export namespace Body {
             case 1: {
               yield {
                 field: `${prefix}.kind`,
-                value: Body.Kind.codec().decode(reader)
+                value: reader.uint32()
               }
               break
             }
@@ -503,7 +487,7 @@ export namespace Body {
 
   export interface BodyKindFieldEvent {
     field: '$.kind'
-    value: Body.Kind
+    value: number
   }
 
   export interface BodyTimestampFieldEvent {
@@ -686,37 +670,9 @@ export interface Ack {
 }
 
 export namespace Ack {
-  export enum Reason {
-    UNKNOWN = 'UNKNOWN',
-    MALFORMED = 'MALFORMED',
-    WRONG_RECIPIENT = 'WRONG_RECIPIENT',
-    BAD_SIGNATURE = 'BAD_SIGNATURE',
-    UNSUPPORTED_SCHEME = 'UNSUPPORTED_SCHEME',
-    DECRYPT_FAILED = 'DECRYPT_FAILED',
-    TOO_LARGE = 'TOO_LARGE',
-    SENDER_MISMATCH = 'SENDER_MISMATCH'
-  }
-
-  enum __ReasonValues {
-    UNKNOWN = 0,
-    MALFORMED = 1,
-    WRONG_RECIPIENT = 2,
-    BAD_SIGNATURE = 3,
-    UNSUPPORTED_SCHEME = 4,
-    DECRYPT_FAILED = 5,
-    TOO_LARGE = 6,
-    SENDER_MISMATCH = 7
-  }
-
-  export namespace Reason {
-    export const codec = (): Codec<Reason> => {
-      return enumeration<Reason>(__ReasonValues)
-    }
-  }
-
   export interface Rejection {
     id: Uint8Array<ArrayBuffer>
-    reason: Ack.Reason
+    reason: number
   }
 
   export namespace Rejection {
@@ -734,9 +690,9 @@ export namespace Ack {
             w.bytes(obj.id)
           }
 
-          if (obj.reason != null && __ReasonValues[obj.reason] !== 0) {
+          if ((obj.reason != null && obj.reason !== 0)) {
             w.uint32(16)
-            Ack.Reason.codec().encode(obj.reason, w)
+            w.uint32(obj.reason)
           }
 
           if (opts.lengthDelimited !== false) {
@@ -745,7 +701,7 @@ export namespace Ack {
         }, (reader, length, opts = {}) => {
           const obj: any = {
             id: uint8ArrayAlloc(0),
-            reason: Reason.UNKNOWN
+            reason: 0
           }
 
           const end = length == null ? reader.len : reader.pos + length
@@ -759,7 +715,7 @@ export namespace Ack {
                 break
               }
               case 2: {
-                obj.reason = Ack.Reason.codec().decode(reader)
+                obj.reason = reader.uint32()
                 break
               }
               default: {
@@ -787,7 +743,7 @@ export namespace Ack {
               case 2: {
                 yield {
                   field: `${prefix}.reason`,
-                  value: Ack.Reason.codec().decode(reader)
+                  value: reader.uint32()
                 }
                 break
               }
@@ -810,7 +766,7 @@ export namespace Ack {
 
     export interface RejectionReasonFieldEvent {
       field: '$.reason'
-      value: Ack.Reason
+      value: number
     }
 
     export function encode (obj: Partial<Rejection>): Uint8Array<ArrayBuffer> {
@@ -1005,7 +961,7 @@ export namespace Ack {
 
   export interface AckRejectedReasonFieldEvent {
     field: '$.rejected[].reason'
-    value: Ack.Reason
+    value: number
     index: number
   }
 
