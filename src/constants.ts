@@ -33,6 +33,12 @@ export const MAX_FRAME_BYTES = 1024 * 1024
 /** Most envelopes in one batch frame: bounds the receiver's work per frame. */
 export const MAX_BATCH_ENVELOPES = 256
 
+/**
+ * Envelopes one peer may deliver per second before the receiver delays its acks. Far above what a
+ * person types, near what this machine can open (~3-5k/s), so a flood slows to a trickle of work.
+ */
+export const DM_INBOUND_RATE = 2000
+
 /** How long the receiver waits for the next frame on an idle stream before closing it. */
 export const DM_IDLE_TIMEOUT_MS = 30_000
 

@@ -73,6 +73,12 @@ export interface PigeonInit {
    * @default true
    */
   stablePorts?: boolean
+  /**
+   * Envelopes one peer may deliver per second; beyond it the node delays that peer's acks.
+   *
+   * @default DM_INBOUND_RATE (2000)
+   */
+  inboundRate?: number
   /** Delay before the first retry of a failed delivery, ms. @default RETRY_MIN_MS (1000) */
   retryMin?: number
   /** Longest delay between retries, ms. @default RETRY_MAX_MS (300000) */
@@ -183,7 +189,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         services: {
           identify: identify(),
           ping: ping(),
-          dm: directMessages({ onMessages: async (messages, from) => node!.received(messages, from) })
+          dm: directMessages({ inboundRate: init.inboundRate, onMessages: async (messages, from) => node!.received(messages, from) })
         }
       })
       node = new PigeonNode(libp2p as unknown as Libp2p<{ dm: DirectMessages }>, store, key, init)

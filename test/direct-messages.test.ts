@@ -32,3 +32,39 @@ for (const [transport, listen] of [['TCP', TCP], ['WebSockets', WS]] as const) {
     })
   })
 }
+
+describe('direct messages under load', () => {
+  const nodes = new Nodes()
+  after(async () => { await nodes.cleanup() })
+
+  it('a rate-limited receiver slows a burst down but keeps every message exactly once', async () => {
+    const alice = await nodes.node({ memory: true })
+    const bob = await nodes.node({ memory: true, inboundRate: 20 })
+    await alice.addContact('bob', bob.card())
+    const ids: string[] = []
+    for (let i = 0; i < 60; i++) ids.push(await alice.send('bob', `burst ${i}`))
+    for (const id of ids) await alice.waitFor(id, 'delivered', { signal: AbortSignal.timeout(20_000) })
+    const inbox = await bob.inbox()
+    assert.deepEqual(inbox.map(m => m.id).sort(), [...ids].sort())
+    assert.deepEqual(inbox.map(m => m.text), ids.map((_, i) => `burst ${i}`), 'in the order they were sent')
+  })
+
+  it('messages to a peer that is offline wait in the outbox and go out when it appears', async () => {
+    const alice = await nodes.node()
+    const bobDir = await (await import('./helpers.js')).tempDir()
+    let bob = await nodes.node({ dataDir: bobDir.dir })
+    const card = bob.card()
+    await alice.addContact('bob', card)
+    await bob.addContact('alice', alice.card())
+    await bob.stop()
+    const id = await alice.send('bob', 'are you there?')
+    assert.equal((await alice.message(id)).state, 'queued')
+    // Same data dir: same identity and (stable ports) the same addresses as its card.
+    bob = await nodes.node({ dataDir: bobDir.dir })
+    const arrived = await alice.waitFor(id, 'delivered', { signal: AbortSignal.timeout(20_000) })
+    assert.equal(arrived.state, 'delivered')
+    assert.equal((await bob.inbox()).filter(m => m.id === id).length, 1)
+    await bob.stop()
+    await bobDir.cleanup()
+  })
+})

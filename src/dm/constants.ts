@@ -7,7 +7,8 @@ export {
   MAX_FRAME_BYTES,
   MAX_BATCH_ENVELOPES,
   MAX_ENVELOPE_BYTES,
-  MAX_TEXT_BYTES
+  MAX_TEXT_BYTES,
+  DM_INBOUND_RATE
 } from '../constants.js'
 
 /**

@@ -1,9 +1,9 @@
-import { pbStream } from '@libp2p/utils'
+import { pbStream, RateLimiter } from '@libp2p/utils'
 import { Ack, Batch, type Body, type Envelope } from './pb/dm.js'
 import {
   DM_PROTOCOL, DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_MAX_OUTBOUND_STREAMS,
   DM_SENDER_IDLE_MS, MAX_BATCH_ENVELOPES, MAX_ENVELOPE_BYTES, MAX_FRAME_BYTES, MAX_TEXT_BYTES,
-  BODY_KIND, REJECT_REASON_CODES
+  BODY_KIND, REJECT_REASON_CODES, DM_INBOUND_RATE
 } from './constants.js'
 import { open, MAX_RECEIPT_REFS, type RejectReason } from '../crypto/envelope.js'
 import { localKeys, peerKeys, type LocalKeys } from '../crypto/keys.js'
@@ -46,6 +46,8 @@ export class DirectMessagesService implements DirectMessages, Startable {
   private persistChain: Promise<unknown> = Promise.resolve()
   private keys?: LocalKeys
   private started = false
+  /** Envelopes per peer per second; excess is delayed (backpressure), never dropped. */
+  private readonly limiter: RateLimiter
 
   constructor (components: DirectMessagesComponents, init: DirectMessagesInit) {
     this.components = components
@@ -55,6 +57,7 @@ export class DirectMessagesService implements DirectMessages, Startable {
     this.ackTimeout = init.ackTimeout ?? DM_ACK_TIMEOUT_MS
     this.maxInboundStreams = init.maxInboundStreams ?? DM_MAX_INBOUND_STREAMS
     this.maxOutboundStreams = init.maxOutboundStreams ?? DM_MAX_OUTBOUND_STREAMS
+    this.limiter = new RateLimiter({ points: init.inboundRate ?? DM_INBOUND_RATE, duration: 1 })
     this.handleStream = this.handleStream.bind(this)
   }
 
@@ -111,6 +114,7 @@ export class DirectMessagesService implements DirectMessages, Startable {
           }
           throw err
         }
+        await this.throttle(remote, batch.envelopes.length)
         const { accepted, rejected } = this.openBatch(keys, remote, batch)
         if (accepted.length > 0) {
           const persisted = this.persistChain.then(async () => this.init.onMessages(accepted, remote))
@@ -135,6 +139,21 @@ export class DirectMessagesService implements DirectMessages, Startable {
     } catch (err: any) {
       this.log('dm stream from %p failed: %s', remote, err.message)
       stream.abort(err)
+    }
+  }
+
+  /**
+   * Charges a batch to the peer's rate limit. Over the limit, the ack (and so the sender's next
+   * batch) waits for the next window: a flooding peer is slowed down, nothing it sent is lost.
+   */
+  private async throttle (remote: PeerId, count: number): Promise<void> {
+    try {
+      this.limiter.consume(remote.toString(), count)
+    } catch (err: any) {
+      if (err.name !== 'RateLimitError') throw err
+      const wait = Math.min(err.msBeforeNext ?? 1000, 1000)
+      this.log('rate limiting %p for %d ms', remote, wait)
+      await new Promise(resolve => setTimeout(resolve, wait))
     }
   }
 

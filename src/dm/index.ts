@@ -44,6 +44,8 @@ export interface DirectMessagesInit {
   maxInboundStreams?: number
   /** @default DM_MAX_OUTBOUND_STREAMS (4) */
   maxOutboundStreams?: number
+  /** Envelopes accepted per peer per second before its batches are delayed. @default DM_INBOUND_RATE (2000) */
+  inboundRate?: number
 }
 
 export interface DeliveryResult {
