@@ -18,7 +18,7 @@ import type { Durability } from '../src/index.js'
 
 const MESSAGE_BYTES = 256
 const TOPOLOGY = 'two-processes'
-const DURABILITIES: Durability[] = ['os', 'fsync']
+const DURABILITIES: Durability[] = ['fsync', 'os']
 /** Goals: pigeon keeps half the raw throughput, and a round trip costs at most 3x the raw one. */
 const THROUGHPUT_TARGET = 0.5
 const LATENCY_TARGET = 3
@@ -39,8 +39,15 @@ function progress (fmt: string, ...args: unknown[]): void {
   process.stderr.write(format(`[bench] ${fmt}`, ...args) + '\n')
 }
 
+/** A reader that went away (`| head -1`) must not stop the run before it cleans up. */
+let stdoutOpen = true
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err
+  stdoutOpen = false
+})
+
 function emit (line: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify(line) + '\n')
+  if (stdoutOpen) process.stdout.write(JSON.stringify(line) + '\n')
 }
 
 interface Settings { count: number, warmup: number, rounds: number, root: string }

@@ -3,7 +3,6 @@
  * see ipc.ts. Putting each node in its own process keeps sender and receiver from sharing
  * one event loop, as two real peers would not.
  */
-import { startPigeonReceiver, startPigeonSender } from './dm.js'
 import { startRawReceiver, startRawSender } from './raw.js'
 import { randomTexts } from './text.js'
 import type { Command, Request, Response } from './ipc.js'
@@ -12,6 +11,11 @@ import type { Receiver, Sender } from './endpoint.js'
 /** After the parent disconnects, exit even if some library left a handle open. */
 const EXIT_GRACE_MS = 5_000
 
+/** Loaded on demand: a raw worker runs no pigeon code at all, not even its module loading. */
+async function pigeon (): Promise<typeof import('./dm.js')> {
+  return await import('./dm.js')
+}
+
 let receiver: Receiver | undefined
 let sender: Sender | undefined
 
@@ -19,13 +23,13 @@ async function execute (command: Command): Promise<unknown> {
   switch (command.op) {
     case 'receive':
       receiver = command.kind === 'pigeon'
-        ? await startPigeonReceiver(command.root, command.durability)
+        ? await (await pigeon()).startPigeonReceiver(command.root, command.durability)
         : await startRawReceiver()
       return { address: receiver.address }
     case 'connect': {
       const options = { signal: AbortSignal.timeout(command.timeoutMs) }
       sender = command.kind === 'pigeon'
-        ? await startPigeonSender(command.root, command.durability, command.address)
+        ? await (await pigeon()).startPigeonSender(command.root, command.durability, command.address)
         : await startRawSender(command.address, options)
       return {}
     }

@@ -60,6 +60,18 @@ export const DM_MAX_INBOUND_STREAMS = 4
 /** Outbound dm streams per connection. */
 export const DM_MAX_OUTBOUND_STREAMS = 4
 
+/**
+ * Envelopes per batch the outbox sends: big enough that the per-batch receipt signature is
+ * noise, small enough that the first batch of a burst leaves quickly.
+ */
+export const OUTBOX_BATCH_ENVELOPES = 64
+
+/** Batches in flight per peer: two keep both ends busy (one being opened, one being sealed). */
+export const OUTBOX_WINDOW = 2
+
+/** Sealing adds at most this much to a message's size: keys, nonce, tag, signature, ids, framing. */
+export const SEAL_OVERHEAD_BYTES = 400
+
 /** First retry delay after a failed delivery attempt. */
 export const RETRY_MIN_MS = 1_000
 

@@ -134,6 +134,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private readonly log: Logger
   private readonly readReceipts: boolean
   private readonly durability: Durability
+  /** waitFor callbacks by message id. */
+  private readonly waiters = new Map<string, Set<(record: OutboxRecord) => void>>()
   private contactsByName = new Map<string, ContactRecord>()
   private contactsByPeer = new Map<string, ContactRecord>()
   private startedAt = 0
@@ -156,6 +158,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       log: defaultLogger().forComponent('pigeon:outbox'),
       retryMin: init.retryMin,
       retryMax: init.retryMax,
+      seal: (record) => this.seal(record),
       onChange: (record) => { this.receiptChanged(record) }
     })
   }
@@ -273,29 +276,35 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     if (typeof text !== 'string' || text.length === 0) throw new InvalidMessageError('message text is empty')
     if (Buffer.byteLength(text) > MAX_TEXT_BYTES) throw new InvalidMessageError(`message text is larger than ${MAX_TEXT_BYTES} bytes`)
     const recipient = this.resolve(to)
-    return await this.enqueue(recipient, { kind: BODY_KIND.TEXT, timestamp: BigInt(Date.now()), text, refs: [] })
+    return await this.enqueue(recipient, { text })
   }
 
-  private async enqueue (recipient: PeerId, body: Body): Promise<string> {
-    const keys = peerKeys(recipient)
-    if (keys == null) throw new UnknownRecipientError(`${recipient} is not an Ed25519 peer id`)
-    const id = newMessageId()
-    const envelope = seal(this.keys, keys, id, Body.encode(body))
+  private async enqueue (recipient: PeerId, content: { text: string } | { refs: string[] }): Promise<string> {
+    if (peerKeys(recipient) == null) throw new UnknownRecipientError(`${recipient} is not an Ed25519 peer id`)
     const now = Date.now()
     const record: OutboxRecord = {
-      id: Buffer.from(id).toString('hex'),
+      id: Buffer.from(newMessageId()).toString('hex'),
       to: recipient.toString(),
-      kind: body.kind === BODY_KIND.TEXT ? 'text' : 'read-receipt',
-      ...(body.kind === BODY_KIND.TEXT ? { text: body.text } : { refs: body.refs.map(r => Buffer.from(r).toString('hex')) }),
+      kind: 'text' in content ? 'text' : 'read-receipt',
+      ...content,
       createdAt: now,
       state: 'queued',
       attempts: 0,
-      nextAttemptAt: now,
-      envelope: Buffer.from(Envelope.encode(envelope)).toString('base64')
+      nextAttemptAt: now
     }
     await this.store.addOutgoing(record)
     this.outbox.enqueue(record)
     return record.id
+  }
+
+  /** Seals an outbox record for its recipient (the outbox calls this at batch time). */
+  private seal (record: OutboxRecord): Envelope {
+    const keys = peerKeys(peerIdFromString(record.to))
+    if (keys == null) throw new UnknownRecipientError(`${record.to} is not an Ed25519 peer id`)
+    const body: Body = record.kind === 'text'
+      ? { kind: BODY_KIND.TEXT, timestamp: BigInt(record.createdAt), text: record.text ?? '', refs: [] }
+      : { kind: BODY_KIND.READ_RECEIPT, timestamp: BigInt(record.createdAt), text: '', refs: (record.refs ?? []).map(r => new Uint8Array(Buffer.from(r, 'hex'))) }
+    return seal(this.keys, keys, new Uint8Array(Buffer.from(record.id, 'hex')), Body.encode(body))
   }
 
   /** The outbox record of a message this node sent. */
@@ -320,30 +329,29 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   async waitFor (id: string, state: 'delivered' | 'read' = 'delivered', options: AbortOptions = {}): Promise<OutboxRecord> {
     const reached = (r: OutboxRecord): boolean => r.state === state || (state === 'delivered' && r.state === 'read')
     const { promise, resolve, reject } = Promise.withResolvers<OutboxRecord>()
-    const onReceipt = (evt: CustomEvent<ReceiptEvent>): void => {
-      if (evt.detail.id !== id) return
-      this.message(id).then(record => {
-        if (reached(record)) resolve(record)
-        else if (record.state === 'failed') reject(new InvalidMessageError(record.lastError ?? 'delivery failed'))
-      }, reject)
+    const check = (record: OutboxRecord): void => {
+      if (reached(record)) resolve(record)
+      else if (record.state === 'failed') reject(new InvalidMessageError(record.lastError ?? 'delivery failed'))
     }
     const onAbort = (): void => { reject(new TimeoutError(`message ${id} was not ${state} in time`)) }
-    this.addEventListener('receipt', onReceipt)
+    // Listen before reading the store, so a change between the two cannot be missed.
+    const waiters = this.waiters.get(id) ?? new Set()
+    this.waiters.set(id, waiters.add(check))
     options.signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      const current = await this.message(id)
-      if (reached(current)) return current
-      if (current.state === 'failed') throw new InvalidMessageError(current.lastError ?? 'delivery failed')
       if (options.signal?.aborted === true) onAbort()
+      check(await this.message(id))
       return await promise
     } finally {
-      this.removeEventListener('receipt', onReceipt)
+      waiters.delete(check)
+      if (waiters.size === 0) this.waiters.delete(id)
       options.signal?.removeEventListener('abort', onAbort)
     }
   }
 
   private receiptChanged (record: OutboxRecord): void {
     if (record.kind !== 'text') return
+    for (const waiter of this.waiters.get(record.id) ?? []) waiter(record)
     if (record.state !== 'delivered' && record.state !== 'read' && record.state !== 'failed') return
     const at = record.state === 'read' ? record.readAt : record.deliveredAt
     this.safeDispatchEvent<ReceiptEvent>('receipt', {
@@ -432,12 +440,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       for (const r of changed) bySender.set(r.from, [...(bySender.get(r.from) ?? []), r])
       for (const [sender, records] of bySender) {
         for (let i = 0; i < records.length; i += MAX_RECEIPT_REFS) {
-          await this.enqueue(peerIdFromString(sender), {
-            kind: BODY_KIND.READ_RECEIPT,
-            timestamp: BigInt(now),
-            text: '',
-            refs: records.slice(i, i + MAX_RECEIPT_REFS).map(r => new Uint8Array(Buffer.from(r.id, 'hex')))
-          })
+          await this.enqueue(peerIdFromString(sender), { refs: records.slice(i, i + MAX_RECEIPT_REFS).map(r => r.id) })
         }
       }
     }

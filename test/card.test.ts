@@ -5,7 +5,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CARD_PREFIX, MAX_CARD_CHARS, decodeCard, encodeCard } from '../src/contacts/card.js'
-import { Card } from '../src/contacts/pb/card.js'
+import { Card, SignedCard } from '../src/contacts/pb/card.js'
 import { localKeys, type LocalKeys } from '../src/crypto/keys.js'
 import { InvalidCardError, PigeonError } from '../src/errors.js'
 
@@ -18,25 +18,30 @@ async function newKeys (): Promise<LocalKeys> {
   return localKeys(privateKey, peerIdFromPrivateKey(privateKey))
 }
 
-/** The Card inside a card string. */
-function parse (text: string): Card {
+/** The signed envelope and the Card inside a card string. */
+function parse (text: string): { signed: SignedCard, card: Card } {
   assert.ok(text.startsWith(CARD_PREFIX))
-  return Card.decode(Buffer.from(text.slice(CARD_PREFIX.length), 'base64url'))
+  const signed = SignedCard.decode(Buffer.from(text.slice(CARD_PREFIX.length), 'base64url'))
+  return { signed, card: Card.decode(signed.card) }
 }
 
-/** A card string holding `card` as it is, signature included. */
-function format (card: Card): string {
-  return CARD_PREFIX + Buffer.from(Card.encode(card)).toString('base64url')
+/** A card string carrying `card` bytes and `signature` as they are. */
+function format (card: Uint8Array, signature: Uint8Array): string {
+  return CARD_PREFIX + Buffer.from(SignedCard.encode({ card: card as Uint8Array<ArrayBuffer>, signature: signature as Uint8Array<ArrayBuffer> })).toString('base64url')
 }
 
-/** Signs `card` with `signer` as the card format says, whoever the card names. */
-function signAs (signer: LocalKeys, card: Omit<Card, 'signature'>): string {
-  const unsigned = { ...card, signature: new Uint8Array(0) }
-  const signature = new Uint8Array(sign(null, Buffer.concat([SIGNATURE_CONTEXT, Card.encode(unsigned)]), signer.ed25519Private))
-  return format({ ...card, signature })
+/** The signature the card format asks for, over these exact card bytes, by `signer`. */
+function signBytes (signer: LocalKeys, card: Uint8Array): Uint8Array {
+  return new Uint8Array(sign(null, Buffer.concat([SIGNATURE_CONTEXT, card]), signer.ed25519Private))
 }
 
-function baseCard (keys: LocalKeys, fields: Partial<Card> = {}): Omit<Card, 'signature'> {
+/** Signs `card` with `signer`, whoever the card names. */
+function signAs (signer: LocalKeys, card: Card): string {
+  const bytes = Card.encode(card)
+  return format(bytes, signBytes(signer, bytes))
+}
+
+function baseCard (keys: LocalKeys, fields: Partial<Card> = {}): Card {
   return {
     version: 1,
     peerId: keys.idBytes as Uint8Array<ArrayBuffer>,
@@ -137,34 +142,54 @@ describe('contact cards', () => {
     assertInvalid(CARD_PREFIX + Buffer.from([0x3f, 0x01]).toString('base64url'), /does not decode/, 'invalid wire type')
     assertInvalid(CARD_PREFIX + Buffer.from([0x12, 0x7f, 0x01]).toString('base64url'), /does not decode/, 'length past the end')
     assertInvalid(encodeCard(alice, []).slice(0, -8), /./, 'truncated')
+    assertInvalid(format(Uint8Array.of(0x3f), new Uint8Array(64)), /does not decode/, 'a signed envelope holding a card that does not decode')
   })
 
   it('refuses a card whose signature has a flipped byte', () => {
-    const card = parse(encodeCard(alice, [multiaddr('/ip4/127.0.0.1/tcp/4001')]))
+    const { signed } = parse(encodeCard(alice, [multiaddr('/ip4/127.0.0.1/tcp/4001')]))
     for (const index of [0, 31, 63]) {
-      const signature = new Uint8Array(card.signature)
+      const signature = new Uint8Array(signed.signature)
       signature[index] ^= 0x01
-      assertInvalid(format({ ...card, signature }), /signature/, `byte ${index}`)
+      assertInvalid(format(signed.card, signature), /signature/, `byte ${index}`)
     }
-    assertInvalid(format({ ...card, signature: new Uint8Array(0) }), /signature/, 'no signature')
-    assertInvalid(format({ ...card, signature: card.signature.slice(0, 63) }), /signature/, 'truncated signature')
+    assertInvalid(format(signed.card, new Uint8Array(0)), /signature/, 'no signature')
+    assertInvalid(format(signed.card, signed.signature.slice(0, 63)), /signature/, 'truncated signature')
+    assertInvalid(format(signed.card, new Uint8Array([...signed.signature, 0])), /signature/, 'extended signature')
   })
 
   it('refuses a card signed by another peer', () => {
-    // bob signs a card that names alice, to make people send him... nothing: it fails
+    // bob signs a card that names alice
     assertInvalid(signAs(bob, baseCard(alice)), /signature/, 'bob signs for alice')
-    // alice's genuine signature with bob's peer id swapped in
-    const card = parse(encodeCard(alice, []))
-    assertInvalid(format({ ...card, peerId: bob.idBytes as Uint8Array<ArrayBuffer> }), /signature/, 'peer id swapped')
+    // alice's genuine signature, with bob's peer id swapped into the card
+    const { signed, card } = parse(encodeCard(alice, []))
+    assertInvalid(format(Card.encode({ ...card, peerId: bob.idBytes as Uint8Array<ArrayBuffer> }), signed.signature), /signature/, 'peer id swapped')
+    // bob's genuine card bytes with alice's signature
+    const bobs = parse(encodeCard(bob, []))
+    assertInvalid(format(bobs.signed.card, signed.signature), /signature/, 'signatures swapped')
   })
 
   it('refuses a card whose signed content was changed', () => {
-    const card = parse(encodeCard(alice, [multiaddr('/ip4/127.0.0.1/tcp/4001')], [], 1000))
-    assertInvalid(format({ ...card, addrs: [multiaddr('/ip4/6.6.6.6/tcp/4001').bytes as Uint8Array<ArrayBuffer>] }), /signature/, 'address replaced')
-    assertInvalid(format({ ...card, addrs: [...card.addrs, multiaddr('/ip4/6.6.6.6/tcp/4001').bytes as Uint8Array<ArrayBuffer>] }), /signature/, 'address added')
-    assertInvalid(format({ ...card, addrs: [] }), /signature/, 'addresses removed')
-    assertInvalid(format({ ...card, timestamp: 2000n }), /signature/, 'timestamp changed')
-    assertInvalid(format({ ...card, relays: [Uint8Array.of(1)] }), /signature/, 'relay added')
+    const { signed, card } = parse(encodeCard(alice, [multiaddr('/ip4/127.0.0.1/tcp/4001')], [], 1000))
+    const evil = multiaddr('/ip4/6.6.6.6/tcp/4001').bytes as Uint8Array<ArrayBuffer>
+    const variants: Array<[string, Card]> = [
+      ['address replaced', { ...card, addrs: [evil] }],
+      ['address added', { ...card, addrs: [...card.addrs, evil] }],
+      ['addresses removed', { ...card, addrs: [] }],
+      ['timestamp changed', { ...card, timestamp: 2000n }],
+      ['relay added', { ...card, relays: [Uint8Array.of(1)] }]
+    ]
+    for (const [what, changed] of variants) assertInvalid(format(Card.encode(changed), signed.signature), /signature/, what)
+    // an unknown field appended to the signed bytes is a change too
+    assertInvalid(format(new Uint8Array([...signed.card, 0x38, 0x01]), signed.signature), /signature/, 'field appended')
+  })
+
+  it('accepts a card carrying a field this version does not know, as signed by its owner', () => {
+    // field 7 (varint): a later version's addition. The signature is over the bytes as carried,
+    // so an older reader verifies it without understanding it.
+    const bytes = new Uint8Array([...Card.encode(baseCard(alice)), 0x38, 0x2a])
+    const card = decodeCard(format(bytes, signBytes(alice, bytes)))
+    assert.ok(card.peerId.equals(alice.peerId))
+    assert.deepEqual(card.addrs.map(a => a.toString()), ['/ip4/127.0.0.1/tcp/4001'])
   })
 
   it('refuses a card longer than MAX_CARD_CHARS, even when its signature is good', () => {
@@ -199,9 +224,7 @@ describe('contact cards', () => {
     assertInvalid(signAs(alice, baseCard(alice, { peerId: alice.idBytes.slice(0, 20) as Uint8Array<ArrayBuffer> })), /Ed25519 peer id/, 'truncated')
   })
 
-  it('refuses a card whose Ed25519 key is not a curve point', {
-    todo: 'bug: decodeCard calls peerKeys(), which lets noble\'s "bad point" Error escape instead of InvalidCardError'
-  }, () => {
+  it('refuses a card whose Ed25519 key is not a curve point', () => {
     const peerId = new Uint8Array(alice.idBytes)
     // y = 2 has no matching x on edwards25519
     peerId.fill(0, peerId.byteLength - 32)
@@ -215,10 +238,7 @@ describe('contact cards', () => {
     }
   })
 
-  it('refuses a signed card with an address whose port is cut short', {
-    todo: 'bug: multiaddr() reads a short port past the end of its Uint8Array view (bytes2port ignores byteLength), ' +
-      'so decodeCard accepts the address with a port taken from the bytes that follow it in the card'
-  }, () => {
+  it('refuses a signed card with an address whose port is cut short', () => {
     // /ip4/127.0.0.1/tcp/ with no port bytes, followed in the card by other fields
     const truncated = Uint8Array.of(0x04, 127, 0, 0, 1, 0x06)
     const text = signAs(alice, baseCard(alice, { addrs: [truncated, multiaddr('/ip4/10.0.0.1/tcp/4001').bytes as Uint8Array<ArrayBuffer>] }))

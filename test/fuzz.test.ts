@@ -15,15 +15,16 @@ import { Ack, Batch, Body, Envelope, Sealed } from '../src/dm/pb/dm.js'
 import { open, seal, MAX_RECEIPT_REFS, type OpenedEnvelope, type RejectReason } from '../src/crypto/envelope.js'
 import { localKeys, type LocalKeys, type PeerKeys } from '../src/crypto/keys.js'
 import { CARD_PREFIX, decodeCard, encodeCard, type ContactCard } from '../src/contacts/card.js'
-import { Card } from '../src/contacts/pb/card.js'
+import { Card, SignedCard } from '../src/contacts/pb/card.js'
 import { MAX_BATCH_ENVELOPES, MESSAGE_ID_LENGTH, SCHEME_X25519_XCHACHA } from '../src/constants.js'
+import { BODY_KIND, REJECT_REASON_CODES } from '../src/dm/constants.js'
 
 /** Enough runs to reach the odd corners, few enough that the file runs in seconds. */
 const RUNS = 500
 /** A hang fails the test instead of stalling the run. */
 const DEADLINE = { timeout: 60_000 }
 
-const REASONS = new Set<RejectReason>(['malformed', 'wrong-recipient', 'bad-signature', 'unsupported-scheme', 'decrypt-failed', 'too-large', 'sender-mismatch'])
+const REASONS = new Set<string>(Object.keys(REJECT_REASON_CODES).filter(name => name !== 'unknown'))
 
 // --- helpers --------------------------------------------------------------------------------
 
@@ -113,7 +114,7 @@ function mutate (input: Uint8Array, edits: Mutation[]): Uint8Array {
 const randomBytesArb = fc.uint8Array({ maxLength: 2048 })
 
 function textBody (text: string, timestamp = 1_700_000_000_000n): Uint8Array<ArrayBuffer> {
-  return Body.encode({ kind: Body.Kind.TEXT, timestamp, text, refs: [] })
+  return Body.encode({ kind: BODY_KIND.TEXT, timestamp, text, refs: [] })
 }
 
 // Sealing scheme 1 re-implemented from the comment in src/crypto/envelope.ts, to build envelopes
@@ -147,7 +148,8 @@ function openOrReject (keys: LocalKeys, env: Envelope): OpenedEnvelope | undefin
   } catch (err: any) {
     assert.ok(err instanceof Error, `threw a non-Error: ${String(err)}`)
     assert.equal(err.name, 'EnvelopeRejectedError', `${err.name}: ${err.message}`)
-    assert.ok(REASONS.has((err as { reason?: RejectReason }).reason as RejectReason), `unknown reason ${String((err as { reason?: string }).reason)}`)
+    const reason = String((err as Error & { reason?: RejectReason }).reason)
+    assert.ok(REASONS.has(reason), `unknown reason ${reason}`)
     return undefined
   }
 }
@@ -175,12 +177,12 @@ describe('protobuf decoders on hostile bytes', () => {
       accepted: envelopes.map(e => e.id),
       timestamp: 1_700_000_000_000n,
       signature: new Uint8Array(64).fill(1),
-      rejected: [{ id: newId(), reason: Ack.Reason.BAD_SIGNATURE }]
+      rejected: [{ id: newId(), reason: REJECT_REASON_CODES['bad-signature'] }]
     })
     validSealed = Sealed.encode({ sender: alice.idBytes as Uint8Array<ArrayBuffer>, signature: new Uint8Array(64).fill(2), body: textBody('inner') })
     validBodies = [
       textBody('hello, 世界 👋'),
-      Body.encode({ kind: Body.Kind.READ_RECEIPT, timestamp: 5n, text: '', refs: [newId(), newId(), newId()] })
+      Body.encode({ kind: BODY_KIND.READ_RECEIPT, timestamp: 5n, text: '', refs: [newId(), newId(), newId()] })
     ]
   })
 
@@ -195,7 +197,7 @@ describe('protobuf decoders on hostile bytes', () => {
       const ack = Ack.decode(bytes, { limits: { accepted: 4, rejected: 4 } })
       assert.ok(ack.accepted.length <= 4 && ack.rejected.length <= 4)
       assert.equal(typeof ack.timestamp, 'bigint')
-      for (const r of ack.rejected) assert.ok(Object.values(Ack.Reason).includes(r.reason), `reason ${String(r.reason)}`)
+      for (const r of ack.rejected) assert.ok(Number.isInteger(r.reason) && r.reason >= 0 && r.reason <= 0xffffffff, `reason ${r.reason}`)
     }],
     ['Sealed', (bytes) => {
       const sealed = Sealed.decode(bytes)
@@ -203,7 +205,7 @@ describe('protobuf decoders on hostile bytes', () => {
     }],
     ['Body', (bytes) => {
       const body = Body.decode(bytes, { limits: { refs: MAX_RECEIPT_REFS } })
-      assert.ok(Object.values(Body.Kind).includes(body.kind), `kind ${String(body.kind)}`)
+      assert.ok(Number.isInteger(body.kind) && body.kind >= 0 && body.kind <= 0xffffffff, `kind ${body.kind}`)
       assert.equal(typeof body.text, 'string')
       assert.ok(body.refs.length <= MAX_RECEIPT_REFS)
     }]
@@ -235,7 +237,7 @@ describe('protobuf decoders on hostile bytes', () => {
   })
 
   it('Body.decode stops at the refs limit', DEADLINE, () => {
-    const ref = Body.encode({ kind: Body.Kind.READ_RECEIPT, timestamp: 0n, text: '', refs: [newId()] })
+    const ref = Body.encode({ kind: BODY_KIND.READ_RECEIPT, timestamp: 0n, text: '', refs: [newId()] })
     const tooMany = Buffer.concat(Array.from({ length: MAX_RECEIPT_REFS + 1 }, () => ref))
     assert.throws(() => Body.decode(tooMany, { limits: { refs: MAX_RECEIPT_REFS } }), (err: any) => err instanceof Error)
     assert.equal(Body.decode(tooMany.subarray(ref.byteLength), { limits: { refs: MAX_RECEIPT_REFS } }).refs.length, MAX_RECEIPT_REFS)
@@ -257,14 +259,14 @@ describe('decodeCard on hostile text', () => {
     original = decodeCard(card)
   })
 
-  /** decodeCard must accept only the original card's content, or throw an Error. */
-  function check (text: string, strict: boolean): void {
+  /** decodeCard must accept only the original card's content, or throw InvalidCardError. */
+  function check (text: string): void {
     let decoded: ContactCard
     try {
       decoded = decodeCard(text)
     } catch (err: any) {
       assert.ok(err instanceof Error, `threw a non-Error: ${String(err)}`)
-      if (strict) assert.equal(err.name, 'InvalidCardError', `${err.name}: ${err.message}`)
+      assert.equal(err.name, 'InvalidCardError', `${err.name}: ${err.message}`)
       return
     }
     assert.ok(decoded.peerId.equals(original.peerId))
@@ -281,12 +283,8 @@ describe('decodeCard on hostile text', () => {
     fc.uint8Array({ maxLength: 400 }).map(b => CARD_PREFIX + Buffer.from(b).toString('base64url'))
   )
 
-  it('random strings are refused with an Error', DEADLINE, () => {
-    fc.assert(fc.property(texts, (text) => { check(text, false) }), { numRuns: RUNS })
-  })
-
   it('random strings are refused with InvalidCardError', DEADLINE, () => {
-    fc.assert(fc.property(texts, (text) => { check(text, true) }), { numRuns: RUNS })
+    fc.assert(fc.property(texts, (text) => { check(text) }), { numRuns: RUNS })
   })
 
   const mutatedCards = fc.oneof(
@@ -296,28 +294,18 @@ describe('decodeCard on hostile text', () => {
     mutations.map(edits => () => Buffer.from(mutate(Buffer.from(card), edits)).toString('latin1'))
   )
 
-  it('mutated valid cards are refused with an Error, or decode to the original content', DEADLINE, () => {
-    fc.assert(fc.property(mutatedCards, (make) => { check(make(), false) }), { numRuns: RUNS * 2 })
+  it('mutated valid cards are refused with InvalidCardError, or decode to the original content', DEADLINE, () => {
+    fc.assert(fc.property(mutatedCards, (make) => { check(make()) }), { numRuns: RUNS * 2 })
   })
 
-  it('mutated valid cards are refused with InvalidCardError, or decode to the original content', {
-    ...DEADLINE,
-    todo: 'bug: a mutation of the peer id\'s key bytes to a non-point makes decodeCard throw noble\'s plain Error'
-  }, () => {
-    fc.assert(fc.property(mutatedCards, (make) => { check(make(), true) }), { numRuns: RUNS * 2 })
-  })
-
-  it('a card naming an Ed25519 key that is not a curve point is refused with InvalidCardError', {
-    ...DEADLINE,
-    todo: 'bug: peerKeys() lets noble\'s "bad point" Error escape from decodeCard'
-  }, () => {
+  it('a card naming an Ed25519 key that is not a curve point is refused with InvalidCardError', DEADLINE, () => {
     // peer ids for arbitrary 32-byte keys, about half of which are not points: signed, so
     // only the key check can refuse them
     fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (key) => {
       const peerId = Uint8Array.from([...alice.idBytes.subarray(0, alice.idBytes.byteLength - 32), ...key])
-      const unsigned = { version: 1, peerId, addrs: [], relays: [], timestamp: 1n, signature: new Uint8Array(0) }
-      const signature = new Uint8Array(sign(null, Buffer.concat([Buffer.from('pigeon-card-v1\0'), Card.encode(unsigned)]), alice.ed25519Private))
-      const text = CARD_PREFIX + Buffer.from(Card.encode({ ...unsigned, signature })).toString('base64url')
+      const card = Card.encode({ version: 1, peerId, addrs: [], relays: [], timestamp: 1n })
+      const signature = new Uint8Array(sign(null, Buffer.concat([Buffer.from('pigeon-card-v1\0'), card]), alice.ed25519Private))
+      const text = CARD_PREFIX + Buffer.from(SignedCard.encode({ card, signature })).toString('base64url')
       assert.throws(() => decodeCard(text), (err: any) => err.name === 'InvalidCardError')
     }), { numRuns: 100 })
   })
@@ -347,19 +335,14 @@ describe('open() on hostile envelopes', () => {
   }
 
   it('mutated encodings never open to altered content', DEADLINE, () => {
-    let opened = 0
+    // Some edits (an unknown field inserted, a non-minimal varint) leave every field as it was:
+    // those open, to the same content. Nothing else may open.
     fc.assert(fc.property(mutations, (edits) => {
       const decoded = attempt(() => Envelope.decode(mutate(encoded, edits)))
       if (decoded == null) return
       const result = openOrReject(bob, decoded)
-      if (result != null) {
-        opened++
-        assertOriginal(result)
-      }
+      if (result != null) assertOriginal(result)
     }), { numRuns: RUNS * 2 })
-    // Some edits (an unknown field inserted, a non-minimal varint) leave the fields unchanged:
-    // those open, to the same content. Nothing else does.
-    assert.ok(opened < RUNS * 2)
   })
 
   const field = fc.constantFrom('scheme', 'id', 'recipient', 'ephemeralKey', 'nonce', 'ciphertext') as fc.Arbitrary<keyof Envelope>
@@ -404,17 +387,7 @@ describe('open() on hostile envelopes', () => {
     }), { numRuns: RUNS })
   })
 
-  it('decryptable envelopes with arbitrary Sealed content are refused with an Error', DEADLINE, () => {
-    fc.assert(fc.property(sealedContent(), (make) => {
-      const id = newId()
-      attempt(() => open(bob, sealRaw(bob, id, (e) => make(id, e))))
-    }), { numRuns: RUNS })
-  })
-
-  it('decryptable envelopes with arbitrary Sealed content are refused with EnvelopeRejectedError', {
-    ...DEADLINE,
-    todo: 'bug: a Sealed.sender naming an Ed25519 key that is not a curve point makes open() throw noble\'s plain Error'
-  }, () => {
+  it('decryptable envelopes with arbitrary Sealed content are refused with EnvelopeRejectedError', DEADLINE, () => {
     fc.assert(fc.property(sealedContent(), (make) => {
       const id = newId()
       openOrReject(bob, sealRaw(bob, id, (e) => make(id, e)))

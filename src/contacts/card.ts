@@ -65,7 +65,8 @@ export function decodeCard (text: string): ContactCard {
   if (!verify(null, signingInput(signed.card), keys.ed25519, signed.signature)) throw new InvalidCardError('contact card signature does not verify')
   let addrs: Multiaddr[]
   try {
-    addrs = card.addrs.map(bytes => multiaddr(bytes))
+    // A copy: multiaddr 13 reads a short port field past its end when given a view into a larger buffer.
+    addrs = card.addrs.map(bytes => multiaddr(Uint8Array.from(bytes)))
   } catch (err: any) {
     throw new InvalidCardError(`contact card has an invalid address: ${err.message}`)
   }

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto'
 import { MAX_API_BODY_BYTES, MAX_API_WAIT_MS } from '../constants.js'
 import type { PigeonNode, ReceiptEvent } from '../node.js'
-import type { InboxRecord, OutboxRecord } from '../store/types.js'
+import type { InboxRecord } from '../store/types.js'
 
 export interface ControlServerInit {
   node: PigeonNode
@@ -37,10 +37,6 @@ const CLIENT_ERRORS: Record<string, number> = {
 
 type Handler = (req: IncomingMessage, url: URL, params: string[], res: ServerResponse) => Promise<unknown>
 
-/** The outbox record as the API shows it: the sealed envelope is internal. */
-function publicRecord ({ envelope, ...rest }: OutboxRecord): Omit<OutboxRecord, 'envelope'> {
-  return rest
-}
 
 async function readJson (req: IncomingMessage): Promise<any> {
   const chunks: Buffer[] = []
@@ -132,14 +128,14 @@ export class ControlServer {
     })
     this.route('GET', '/v1/messages', async (_req, url) => {
       const records = await node.sent({ to: url.searchParams.get('to') ?? undefined, limit: intParam(url, 'limit') })
-      return records.map(publicRecord)
+      return records
     })
-    this.route('GET', '/v1/messages/:id', async (_req, _url, [id]) => publicRecord(await node.message(id)))
+    this.route('GET', '/v1/messages/:id', async (_req, _url, [id]) => node.message(id))
     this.route('GET', '/v1/messages/:id/wait', async (_req, url, [id]) => {
       const state = url.searchParams.get('state') ?? 'delivered'
       if (state !== 'delivered' && state !== 'read') throw new HttpError(400, '"state" must be delivered or read')
       const timeout = intParam(url, 'timeout', MAX_API_WAIT_MS) ?? 30_000
-      return publicRecord(await node.waitFor(id, state, { signal: AbortSignal.timeout(timeout) }))
+      return await node.waitFor(id, state, { signal: AbortSignal.timeout(timeout) })
     })
 
     this.route('GET', '/v1/inbox', async (_req, url) => node.inbox({

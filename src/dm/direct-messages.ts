@@ -1,12 +1,14 @@
 import { pbStream, RateLimiter } from '@libp2p/utils'
 import { Ack, Batch, type Body, type Envelope } from './pb/dm.js'
+import { FRAME_OPTIONS } from './framing.js'
 import {
   DM_PROTOCOL, DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_MAX_OUTBOUND_STREAMS,
-  DM_SENDER_IDLE_MS, MAX_BATCH_ENVELOPES, MAX_ENVELOPE_BYTES, MAX_FRAME_BYTES, MAX_TEXT_BYTES,
+  DM_SENDER_IDLE_MS, MAX_BATCH_ENVELOPES, MAX_ENVELOPE_BYTES, MAX_TEXT_BYTES,
   BODY_KIND, REJECT_REASON_CODES, DM_INBOUND_RATE
 } from './constants.js'
 import { open, MAX_RECEIPT_REFS, type RejectReason } from '../crypto/envelope.js'
-import { localKeys, peerKeys, type LocalKeys } from '../crypto/keys.js'
+import { localKeys, peerKeys, type LocalKeys, type PeerKeys } from '../crypto/keys.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { signReceipt, verifyReceipt } from '../crypto/receipt.js'
 import { EnvelopeRejectedError, ProtocolViolationError } from '../errors.js'
 import { MESSAGE_ID_LENGTH } from '../constants.js'
@@ -24,11 +26,25 @@ function envelopeSize (env: Envelope): number {
   return env.id.byteLength + env.recipient.byteLength + env.ephemeralKey.byteLength + env.nonce.byteLength + env.ciphertext.byteLength + 16
 }
 
+/** A batch written and waiting for its ack. */
+interface PendingBatch {
+  size: number
+  resolve(ack: Ack): void
+  reject(err: Error): void
+  promise: Promise<Ack>
+}
+
 /** An outbound stream to one peer, reused across batches while it stays open. */
 interface Session {
   stream: Stream
   pb: ReturnType<typeof pbStream<Stream>>
+  /** Batches written, oldest first, waiting for their acks. */
+  pending: PendingBatch[]
+  /** Tail of the write chain: frames go out one after another. */
+  writes: Promise<void>
   idleTimer?: ReturnType<typeof setTimeout>
+  /** Set once the session has failed; it is never used again. */
+  failure?: Error
 }
 
 export class DirectMessagesService implements DirectMessages, Startable {
@@ -40,8 +56,8 @@ export class DirectMessagesService implements DirectMessages, Startable {
   private readonly maxInboundStreams: number
   private readonly maxOutboundStreams: number
   private readonly sessions = new Map<string, Session>()
-  /** Per-peer tail of the send chain: one batch in flight per peer, in order. */
-  private readonly chains = new Map<string, Promise<unknown>>()
+  /** Streams being opened, so concurrent deliveries to one peer share one. */
+  private readonly opening = new Map<string, Promise<Session>>()
   /** Serialises persistence so two streams from one peer cannot both store one id. */
   private persistChain: Promise<unknown> = Promise.resolve()
   private keys?: LocalKeys
@@ -77,10 +93,7 @@ export class DirectMessagesService implements DirectMessages, Startable {
     if (!this.started) return
     this.started = false
     await this.components.registrar.unhandle(DM_PROTOCOL)
-    for (const session of this.sessions.values()) {
-      clearTimeout(session.idleTimer)
-      session.stream.abort(new Error('node stopping'))
-    }
+    for (const [key, session] of this.sessions) this.failSession(peerIdFromString(key), session, new Error('node stopping'))
     this.sessions.clear()
   }
 
@@ -99,7 +112,7 @@ export class DirectMessagesService implements DirectMessages, Startable {
       stream.abort(new ProtocolViolationError('pigeon needs Ed25519 peer ids'))
       return
     }
-    const pb = pbStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+    const pb = pbStream(stream, FRAME_OPTIONS)
     try {
       while (true) {
         let batch: Batch
@@ -178,88 +191,111 @@ export class DirectMessagesService implements DirectMessages, Startable {
 
   // --- sending --------------------------------------------------------------
 
+  /**
+   * Sends one batch and resolves with the receiver's verified answer. Batches to one peer share a
+   * stream and may be pipelined: the receiver answers in order, so acks are matched first in,
+   * first out. Any failure fails every batch in flight on that stream (the caller retries them).
+   */
   async deliver (peer: PeerId, envelopes: Envelope[], options: AbortOptions = {}): Promise<DeliveryResult> {
     if (envelopes.length === 0 || envelopes.length > MAX_BATCH_ENVELOPES) throw new RangeError(`a batch holds 1 to ${MAX_BATCH_ENVELOPES} envelopes`)
-    const key = peer.toString()
-    const previous = this.chains.get(key) ?? Promise.resolve()
-    const run = previous.catch(() => {}).then(async () => this.deliverNow(peer, envelopes, options))
-    this.chains.set(key, run)
-    try {
-      return await run
-    } finally {
-      if (this.chains.get(key) === run) this.chains.delete(key)
-    }
-  }
-
-  private async deliverNow (peer: PeerId, envelopes: Envelope[], options: AbortOptions): Promise<DeliveryResult> {
     const keys = this.keys
     const remoteKeys = peerKeys(peer)
     if (keys == null || !this.started) throw new Error('direct messages service is not started')
     if (remoteKeys == null) throw new ProtocolViolationError(`${peer} is not an Ed25519 peer id`)
     const session = await this.session(peer, options)
     clearTimeout(session.idleTimer)
-    const signal = options.signal == null ? AbortSignal.timeout(this.ackTimeout) : AbortSignal.any([options.signal, AbortSignal.timeout(this.ackTimeout)])
-    let ack: Ack
+    const waiting: PendingBatch = { size: envelopes.length, ...Promise.withResolvers<Ack>() }
+    session.pending.push(waiting)
+    const onAbort = (): void => { this.failSession(peer, session, options.signal?.reason ?? new Error('aborted')) }
+    options.signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      await session.pb.write({ envelopes }, Batch, { signal })
-      ack = await session.pb.read(Ack, { signal, limits: { accepted: envelopes.length, rejected: envelopes.length } })
-    } catch (err: any) {
-      this.dropSession(peer, session, err)
-      throw err
+      session.writes = session.writes.then(async () => {
+        await session.pb.write({ envelopes }, Batch, { signal: AbortSignal.timeout(this.ackTimeout) })
+      })
+      session.writes.catch(err => { this.failSession(peer, session, err) })
+      if (session.pending.length === 1) void this.readAcks(peer, session)
+      const ack = await waiting.promise
+      return this.checkAck(peer, session, keys, remoteKeys, envelopes, ack)
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort)
     }
+  }
+
+  /** Reads acks while batches are in flight, each within the ack deadline. */
+  private async readAcks (peer: PeerId, session: Session): Promise<void> {
+    try {
+      while (session.pending.length > 0 && session.failure == null) {
+        const head = session.pending[0]
+        const ack = await session.pb.read(Ack, { signal: AbortSignal.timeout(this.ackTimeout), limits: { accepted: head.size, rejected: head.size } })
+        session.pending.shift()?.resolve(ack)
+      }
+      if (session.failure == null && this.sessions.get(peer.toString()) === session) {
+        session.idleTimer = setTimeout(() => { this.closeSession(peer, session) }, DM_SENDER_IDLE_MS)
+        session.idleTimer.unref()
+      }
+    } catch (err: any) {
+      this.failSession(peer, session, err)
+    }
+  }
+
+  private checkAck (peer: PeerId, session: Session, keys: LocalKeys, remoteKeys: PeerKeys, envelopes: Envelope[], ack: Ack): DeliveryResult {
     const sent = new Set(envelopes.map(e => hex(e.id)))
     const accepted = ack.accepted.map(hex)
     const rejected = ack.rejected.map(r => ({ id: hex(r.id), reason: REASON_NAMES.get(r.reason) ?? 'unknown' as const }))
     // Every id sent must be answered exactly once, so a peer cannot stall a sender with empty acks.
     const answered = [...accepted, ...rejected.map(r => r.id)]
-    const problem = answered.find(id => !sent.has(id)) ?? (new Set(answered).size !== sent.size || answered.length !== sent.size ? 'missing' : undefined)
-    if (problem != null) {
-      const err = new ProtocolViolationError(problem === 'missing' ? `${peer} did not answer every envelope of the batch` : `${peer} acknowledged id ${problem} that was not sent`)
-      this.dropSession(peer, session, err)
+    let err: Error | undefined
+    if (answered.some(id => !sent.has(id))) err = new ProtocolViolationError(`${peer} acknowledged an id that was not sent`)
+    else if (answered.length !== sent.size || new Set(answered).size !== sent.size) err = new ProtocolViolationError(`${peer} did not answer every envelope of the batch`)
+    else if (accepted.length > 0 && !verifyReceipt(keys, remoteKeys, ack.timestamp, ack.accepted, ack.signature)) err = new ProtocolViolationError(`${peer} sent a receipt whose signature does not verify`)
+    if (err != null) {
+      this.failSession(peer, session, err)
       throw err
     }
-    if (accepted.length > 0 && !verifyReceipt(keys, remoteKeys, ack.timestamp, ack.accepted, ack.signature)) {
-      const err = new ProtocolViolationError(`${peer} sent a receipt whose signature does not verify`)
-      this.dropSession(peer, session, err)
-      throw err
-    }
-    if (rejected.length > 0) {
-      // The receiver closes the stream after a rejection.
-      this.dropSession(peer, session)
-    } else {
-      session.idleTimer = setTimeout(() => { this.closeSession(peer, session) }, DM_SENDER_IDLE_MS)
-      session.idleTimer.unref()
-    }
+    // The receiver closes the stream after a rejection; batches behind this one fail and are retried.
+    if (rejected.length > 0) this.failSession(peer, session, new Error('receiver closed the stream after a rejection'))
     return { accepted, rejected, timestamp: Number(ack.timestamp) }
   }
 
   private async session (peer: PeerId, options: AbortOptions): Promise<Session> {
     const key = peer.toString()
     const existing = this.sessions.get(key)
-    if (existing != null && existing.stream.status === 'open' && existing.stream.writeStatus === 'writable' && existing.stream.remoteWriteStatus === 'writable') {
+    if (existing != null && existing.failure == null && existing.stream.status === 'open' && existing.stream.writeStatus === 'writable' && existing.stream.remoteWriteStatus === 'writable') {
       return existing
     }
-    if (existing != null) this.dropSession(peer, existing)
+    if (existing != null) this.failSession(peer, existing, new Error('stream no longer open'))
+    // Concurrent deliveries to one peer wait for the same stream instead of opening several.
+    let opening = this.opening.get(key)
+    if (opening == null) {
+      opening = this.openSession(peer, options).finally(() => { this.opening.delete(key) })
+      this.opening.set(key, opening)
+    }
+    return await opening
+  }
+
+  private async openSession (peer: PeerId, options: AbortOptions): Promise<Session> {
     const stream = await this.components.connectionManager.openStream(peer, DM_PROTOCOL, options)
-    const session: Session = { stream, pb: pbStream(stream, { maxDataLength: MAX_FRAME_BYTES }) }
-    stream.addEventListener('close', () => {
-      if (this.sessions.get(key) === session) this.sessions.delete(key)
-      clearTimeout(session.idleTimer)
-    }, { once: true })
-    this.sessions.set(key, session)
+    const session: Session = { stream, pb: pbStream(stream, FRAME_OPTIONS), pending: [], writes: Promise.resolve() }
+    stream.addEventListener('close', () => { this.failSession(peer, session, new Error('stream closed')) }, { once: true })
+    this.sessions.set(peer.toString(), session)
     return session
   }
 
+  /** Closes an idle session cleanly. */
   private closeSession (peer: PeerId, session: Session): void {
+    if (session.pending.length > 0) return
     if (this.sessions.get(peer.toString()) === session) this.sessions.delete(peer.toString())
     session.stream.close().catch(err => { session.stream.abort(err) })
   }
 
-  private dropSession (peer: PeerId, session: Session, err?: Error): void {
+  /** Fails every batch in flight on the session and aborts its stream. Idempotent. */
+  private failSession (peer: PeerId, session: Session, err: Error): void {
     clearTimeout(session.idleTimer)
     if (this.sessions.get(peer.toString()) === session) this.sessions.delete(peer.toString())
-    if (err != null) session.stream.abort(err)
-    else session.stream.close().catch(e => { session.stream.abort(e) })
+    if (session.failure != null) return
+    session.failure = err
+    for (const waiting of session.pending.splice(0)) waiting.reject(err)
+    if (session.stream.status === 'open') session.stream.abort(err)
   }
 }
 

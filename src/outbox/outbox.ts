@@ -1,13 +1,20 @@
 /**
  * The delivery scheduler. Every message `send` accepted sits on the store's work list until
- * its recipient signs a receipt for it (or refuses it for good). Per peer, the scheduler sends
- * what is due as one batch at a time, waits for the receipt, and on failure backs off
- * exponentially; a peer connecting to us resets its backoff and gets its mail at once.
+ * its recipient signs a receipt for it (or refuses it for good). Per peer, the scheduler keeps up
+ * to OUTBOX_WINDOW batches in flight on one stream, so it seals the next batch while the
+ * receiver opens the current one; on failure it backs off exponentially, and a peer connecting
+ * to us resets its backoff and gets its mail at once.
+ *
+ * Envelopes are sealed here, at batch time, not in `send`: `send` only has to make the message
+ * durable, and a retry after a restart simply seals again (same id, so the receiver still drops
+ * a second copy).
  */
-import { Envelope } from '../dm/pb/dm.js'
-import { DELIVERY_ATTEMPT_TIMEOUT_MS, MAX_BATCH_ENVELOPES, MAX_FRAME_BYTES, RETRY_MAX_MS, RETRY_MIN_MS } from '../constants.js'
 import { peerIdFromString } from '@libp2p/peer-id'
+import {
+  DELIVERY_ATTEMPT_TIMEOUT_MS, MAX_FRAME_BYTES, OUTBOX_BATCH_ENVELOPES, OUTBOX_WINDOW, RETRY_MAX_MS, RETRY_MIN_MS, SEAL_OVERHEAD_BYTES
+} from '../constants.js'
 import type { DirectMessages, DeliveryResult } from '../dm/index.js'
+import type { Envelope } from '../dm/pb/dm.js'
 import type { Store } from '../store/store.js'
 import type { OutboxRecord } from '../store/types.js'
 import type { Logger } from '@libp2p/interface'
@@ -19,6 +26,8 @@ export interface OutboxInit {
   store: Store
   dm: DirectMessages
   log: Logger
+  /** Seals a record for its recipient. */
+  seal(record: OutboxRecord): Envelope
   /** Called after a record changed state and the change is stored. */
   onChange(record: OutboxRecord): void
   /** @default RETRY_MIN_MS */
@@ -29,18 +38,17 @@ export interface OutboxInit {
 
 interface Item {
   record: OutboxRecord
-  envelope: Envelope
-  size: number
+  /** Sealed on first use and kept for retries while the node runs. */
+  envelope?: Envelope
+  inflight: boolean
 }
 
 interface PeerQueue {
   items: Map<string, Item>
-  running: boolean
-  /** Set when work arrived while a batch was in flight. */
-  again: boolean
+  inflight: number
   backoff: number
-  timer?: ReturnType<typeof setTimeout>
   notBefore: number
+  timer?: ReturnType<typeof setTimeout>
 }
 
 export class Outbox {
@@ -66,7 +74,7 @@ export class Outbox {
     for (const peer of this.peers.keys()) this.flush(peer)
   }
 
-  /** Stops scheduling and waits for batches in flight to settle. */
+  /** Stops scheduling and waits for the aborted attempts to settle. */
   async stop (): Promise<void> {
     this.running = false
     this.shutdown.abort(new Error('node stopping'))
@@ -96,8 +104,9 @@ export class Outbox {
    * arrived before the delivery receipt was processed). Returns the scheduled copy, if any.
    */
   settle (peer: string, id: string): OutboxRecord | undefined {
-    const item = this.peers.get(peer)?.items.get(id)
-    this.peers.get(peer)?.items.delete(id)
+    const queue = this.peers.get(peer)
+    const item = queue?.items.get(id)
+    queue?.items.delete(id)
     return item?.record
   }
 
@@ -107,7 +116,7 @@ export class Outbox {
     for (const queue of this.peers.values()) {
       for (const item of queue.items.values()) {
         if (item.record.kind !== 'text') continue
-        if (item.record.state === 'sent') sent++
+        if (item.inflight) sent++
         else queued++
       }
     }
@@ -117,22 +126,17 @@ export class Outbox {
   private add (record: OutboxRecord): void {
     let queue = this.peers.get(record.to)
     if (queue == null) {
-      queue = { items: new Map(), running: false, again: false, backoff: 0, notBefore: 0 }
+      queue = { items: new Map(), inflight: 0, backoff: 0, notBefore: 0 }
       this.peers.set(record.to, queue)
     }
-    const bytes = Buffer.from(record.envelope, 'base64')
-    queue.items.set(record.id, { record, envelope: Envelope.decode(bytes), size: bytes.byteLength })
+    queue.items.set(record.id, { record, inflight: false })
   }
 
   private flush (peer: string): void {
     const queue = this.peers.get(peer)
     if (queue == null || !this.running) return
-    if (queue.running) {
-      queue.again = true
-      return
-    }
     if (queue.items.size === 0) {
-      this.peers.delete(peer)
+      if (queue.inflight === 0) this.peers.delete(peer)
       return
     }
     const wait = queue.notBefore - Date.now()
@@ -141,32 +145,43 @@ export class Outbox {
       queue.timer = setTimeout(() => { this.flush(peer) }, wait)
       return
     }
-    queue.running = true
-    queue.again = false
-    const work = this.sendBatch(peer, queue)
-      .catch(err => { this.init.log.error('outbox for %s failed: %s', peer, err.message) })
-      .finally(() => {
-        this.inflight.delete(work)
-        queue.running = false
-        if (queue.items.size > 0 || queue.again) this.flush(peer)
-        else if (queue.items.size === 0) this.peers.delete(peer)
-      })
-    this.inflight.add(work)
+    while (queue.inflight < OUTBOX_WINDOW) {
+      const batch = this.nextBatch(queue)
+      if (batch.length === 0) break
+      queue.inflight++
+      const work = this.sendBatch(peer, queue, batch)
+        .catch(err => { this.init.log.error('outbox for %s failed: %s', peer, err.message) })
+        .finally(() => {
+          this.inflight.delete(work)
+          queue.inflight--
+          this.flush(peer)
+        })
+      this.inflight.add(work)
+    }
   }
 
-  private async sendBatch (peer: string, queue: PeerQueue): Promise<void> {
+  /** The oldest items not in flight, sealed, up to the batch and frame limits. */
+  private nextBatch (queue: PeerQueue): Item[] {
     const batch: Item[] = []
     let size = 0
     for (const item of queue.items.values()) {
-      if (batch.length >= MAX_BATCH_ENVELOPES || size + item.size > FRAME_BUDGET) break
+      if (item.inflight) continue
+      const estimate = Buffer.byteLength(item.record.text ?? '') + (item.record.refs?.length ?? 0) * 16 + SEAL_OVERHEAD_BYTES
+      if (batch.length >= OUTBOX_BATCH_ENVELOPES || size + estimate > FRAME_BUDGET) break
+      item.envelope ??= this.init.seal(item.record)
+      item.inflight = true
+      item.record.state = 'sent'
       batch.push(item)
-      size += item.size
+      size += estimate
     }
-    for (const item of batch) item.record.state = 'sent'
+    return batch
+  }
+
+  private async sendBatch (peer: string, queue: PeerQueue, batch: Item[]): Promise<void> {
     let result: DeliveryResult
     try {
       const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(DELIVERY_ATTEMPT_TIMEOUT_MS)])
-      result = await this.init.dm.deliver(peerIdFromString(peer), batch.map(i => i.envelope), { signal })
+      result = await this.init.dm.deliver(peerIdFromString(peer), batch.map(i => i.envelope as Envelope), { signal })
     } catch (err: any) {
       await this.failed(peer, queue, batch, err)
       return
@@ -175,23 +190,19 @@ export class Outbox {
     const now = Date.now()
     const byId = new Map(batch.map(i => [i.record.id, i]))
     const changed: OutboxRecord[] = []
-    for (const id of result.accepted) {
+    for (const { id, reason } of [...result.accepted.map(id => ({ id, reason: undefined })), ...result.rejected]) {
       const item = byId.get(id)
-      if (item == null || !queue.items.has(id)) continue
-      byId.delete(id)
-      item.record.state = 'delivered'
-      item.record.deliveredAt = now
+      // Not on the schedule any more: a read receipt settled it meanwhile.
+      if (item == null || queue.items.get(id) !== item) continue
+      if (reason == null) {
+        item.record.state = 'delivered'
+        item.record.deliveredAt = now
+      } else {
+        item.record.state = 'failed'
+        item.record.lastError = `refused by recipient: ${reason}`
+      }
       changed.push(item.record)
     }
-    for (const { id, reason } of result.rejected) {
-      const item = byId.get(id)
-      if (item == null) continue
-      byId.delete(id)
-      item.record.state = 'failed'
-      item.record.lastError = `refused by recipient: ${reason}`
-      changed.push(item.record)
-    }
-    // Anything neither accepted nor refused (settled meanwhile by a read receipt) is left alone.
     await this.init.store.updateOutgoing(changed)
     for (const record of changed) {
       queue.items.delete(record.id)
@@ -200,17 +211,20 @@ export class Outbox {
   }
 
   private async failed (peer: string, queue: PeerQueue, batch: Item[], err: Error): Promise<void> {
-    queue.backoff = Math.min(Math.max(queue.backoff * 2, this.retryMin), this.retryMax)
-    // Jitter spreads retries from many senders after a shared outage.
-    const delay = Math.round(queue.backoff * (0.8 + Math.random() * 0.4))
-    queue.notBefore = Date.now() + delay
-    this.init.log('delivery to %s failed (%s); retrying in %d ms', peer, err.message, delay)
+    // Two batches in flight usually fail together: back off once for both.
+    if (Date.now() >= queue.notBefore) {
+      queue.backoff = Math.min(Math.max(queue.backoff * 2, this.retryMin), this.retryMax)
+      // Jitter spreads retries from many senders after a shared outage.
+      queue.notBefore = Date.now() + Math.round(queue.backoff * (0.8 + Math.random() * 0.4))
+    }
+    this.init.log('delivery of %d message(s) to %s failed (%s); retrying in %d ms', batch.length, peer, err.message, queue.notBefore - Date.now())
     for (const item of batch) {
+      item.inflight = false
       item.record.state = 'queued'
       item.record.attempts++
       item.record.lastError = err.message
       item.record.nextAttemptAt = queue.notBefore
     }
-    await this.init.store.updateOutgoing(batch.map(i => i.record))
+    if (this.running) await this.init.store.updateOutgoing(batch.map(i => i.record))
   }
 }

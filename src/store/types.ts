@@ -21,8 +21,6 @@ export interface OutboxRecord {
   lastError?: string
   deliveredAt?: number
   readAt?: number
-  /** The sealed envelope, base64: sealed once so every retry sends the same bytes. */
-  envelope: string
 }
 
 export interface InboxRecord {
