@@ -68,3 +68,25 @@ describe('direct messages under load', () => {
     await bobDir.cleanup()
   })
 })
+
+describe('read receipts setting', () => {
+  const nodes = new Nodes()
+  after(async () => { await nodes.cleanup() })
+
+  it('with readReceipts off, reading a message tells the sender nothing', async () => {
+    const alice = await nodes.node({ memory: true })
+    const bob = await nodes.node({ memory: true, readReceipts: false })
+    await alice.addContact('bob', bob.card())
+    const first = await alice.send('bob', 'private reading')
+    await alice.waitFor(first, 'delivered', { signal: AbortSignal.timeout(15_000) })
+    const [message] = await bob.inbox()
+    const changed = await bob.markRead([{ from: message.from, id: message.id }])
+    assert.equal(changed.length, 1)
+    assert.equal((await bob.inbox())[0].read, true)
+    assert.deepEqual(await bob.sent({ includeReceipts: true }), [], 'bob queued no receipt')
+    // A later message is delivered after anything bob could have sent, so a receipt would have arrived by now.
+    const second = await alice.send('bob', 'still there?')
+    await alice.waitFor(second, 'delivered', { signal: AbortSignal.timeout(15_000) })
+    assert.equal((await alice.message(first)).state, 'delivered')
+  })
+})
