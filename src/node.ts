@@ -21,13 +21,14 @@ import { BODY_KIND } from './dm/constants.js'
 import { Body, Envelope } from './dm/pb/dm.js'
 import { seal, MAX_RECEIPT_REFS } from './crypto/envelope.js'
 import { localKeys, peerKeys, type LocalKeys } from './crypto/keys.js'
-import { decodeCard, encodeCard } from './contacts/card.js'
+import { encodeCard } from './contacts/card.js'
+import { ContactBook } from './contacts/contact-book.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
 import { Store, type Durability, type InboxQuery } from './store/store.js'
 import { Outbox } from './outbox/outbox.js'
 import { applyPortMemory, learnPorts, type PortMemory } from './network/stable-ports.js'
 import { DEFAULT_LISTEN, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
-import { ContactError, InvalidMessageError, MessageNotFoundError, NotStartedError, TimeoutError, UnknownRecipientError } from './errors.js'
+import { InvalidMessageError, MessageNotFoundError, NotStartedError, TimeoutError, UnknownRecipientError } from './errors.js'
 import { VERSION } from './version.js'
 import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState } from './store/types.js'
 import type { AbortOptions, Ed25519PrivateKey, Logger, PeerId } from '@libp2p/interface'
@@ -119,8 +120,6 @@ export interface NodeStatus {
 /** Store meta key for the remembered listen ports. */
 const PORTS_META_KEY = 'listen-ports'
 
-const CONTACT_NAME = /^[\p{L}\p{N}_.-]{1,64}$/u
-
 function newMessageId (): Uint8Array {
   return new Uint8Array(randomBytes(MESSAGE_ID_LENGTH))
 }
@@ -136,8 +135,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private readonly durability: Durability
   /** waitFor callbacks by message id. */
   private readonly waiters = new Map<string, Set<(record: OutboxRecord) => void>>()
-  private contactsByName = new Map<string, ContactRecord>()
-  private contactsByPeer = new Map<string, ContactRecord>()
+  private readonly book: ContactBook
   private startedAt = 0
   private started = false
   /** The listen addresses as configured (port 0 included), for stable ports; undefined when off. */
@@ -149,6 +147,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     this.store = store
     this.peerId = libp2p.peerId
     this.keys = localKeys(privateKey, libp2p.peerId)
+    this.book = new ContactBook(store, libp2p.peerId)
     this.log = defaultLogger().forComponent('pigeon:node')
     this.readReceipts = init.readReceipts ?? true
     this.durability = store.location == null ? 'os' : (init.durability ?? 'fsync')
@@ -206,10 +205,10 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
 
   async start (): Promise<void> {
     if (this.started) return
-    for (const contact of await this.store.listContacts()) this.indexContact(contact)
+    await this.book.load()
     await this.libp2p.start()
     if (this.configuredListen != null) await this.store.putMeta(PORTS_META_KEY, learnPorts(this.configuredListen, this.libp2p.getMultiaddrs()))
-    for (const contact of this.contactsByName.values()) await this.rememberAddresses(contact)
+    for (const contact of this.book.list()) await this.rememberAddresses(contact)
     this.libp2p.addEventListener('peer:connect', (evt) => { this.outbox.kick(evt.detail.toString()) })
     await this.outbox.start()
     this.startedAt = Date.now()
@@ -225,11 +224,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
    * on peer:connect). Bounded so a large address book does not turn every start into a storm.
    */
   private greetContacts (): void {
-    const contacts = [...this.contactsByName.values()]
-      .filter(c => c.addrs.length > 0)
-      .sort((a, b) => b.addedAt - a.addedAt)
-      .slice(0, STARTUP_DIALS)
-    for (const contact of contacts) {
+    for (const contact of this.book.newest(STARTUP_DIALS)) {
+      if (contact.addrs.length === 0) continue
       this.libp2p.dial(peerIdFromString(contact.peerId), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
         .catch(err => { this.log('contact %s not reachable at start: %s', contact.name, err.message) })
     }
@@ -375,7 +371,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
           text: m.body.text,
           sentAt: Number(m.body.timestamp),
           receivedAt: now,
-          request: !this.contactsByPeer.has(sender),
+          request: !this.book.isContact(sender),
           read: false
         })
       } else {
@@ -452,62 +448,26 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
 
   /** Adds a contact from its card, or refreshes the card of an existing contact of that name. */
   async addContact (name: string, card: string): Promise<ContactRecord> {
-    if (!CONTACT_NAME.test(name)) throw new ContactError('a contact name is 1-64 letters, digits, ".", "_" or "-"')
-    if (name.startsWith('12D3Koo') || name.startsWith('Qm')) throw new ContactError('a contact name must not look like a peer id')
-    const parsed = decodeCard(card)
-    const peer = parsed.peerId.toString()
-    if (parsed.peerId.equals(this.peerId)) throw new ContactError('that card is your own')
-    const sameName = this.contactsByName.get(name)
-    const samePeer = this.contactsByPeer.get(peer)
-    if (sameName != null && sameName.peerId !== peer) throw new ContactError(`contact "${name}" already exists for another peer; remove it first`)
-    if (samePeer != null && samePeer.name !== name) throw new ContactError(`that peer is already a contact as "${samePeer.name}"`)
-    if (samePeer != null && decodeCard(samePeer.card).timestamp > parsed.timestamp) throw new ContactError(`that card is older than the one you have for "${name}"`)
-    const record: ContactRecord = {
-      name,
-      peerId: peer,
-      card: card.trim(),
-      addrs: parsed.addrs.map(a => a.toString()),
-      addedAt: sameName?.addedAt ?? Date.now()
-    }
-    await this.store.putContact(record)
-    this.indexContact(record)
+    const record = await this.book.add(name, card)
     if (this.started) {
       await this.rememberAddresses(record)
-      this.outbox.kick(peer)
+      this.outbox.kick(record.peerId)
     }
     return record
   }
 
   async removeContact (name: string): Promise<void> {
-    const record = this.contactsByName.get(name)
-    if (record == null) throw new ContactError(`no contact named "${name}"`)
-    await this.store.deleteContact(name)
-    this.contactsByName.delete(name)
-    this.contactsByPeer.delete(record.peerId)
+    await this.book.remove(name)
   }
 
+  /** Contacts sorted by name. */
   contacts (): ContactRecord[] {
-    return [...this.contactsByName.values()].sort((a, b) => a.name.localeCompare(b.name))
+    return this.book.list()
   }
 
-  /** A contact name or peer id string to a peer id. */
+  /** A contact name or a peer id string to a peer id. */
   resolve (nameOrPeerId: string): PeerId {
-    const contact = this.contactsByName.get(nameOrPeerId)
-    if (contact != null) return peerIdFromString(contact.peerId)
-    let peerId: PeerId
-    try {
-      peerId = peerIdFromString(nameOrPeerId)
-    } catch {
-      throw new UnknownRecipientError(`"${nameOrPeerId}" is neither a contact nor a peer id`)
-    }
-    if (peerId.type !== 'Ed25519') throw new UnknownRecipientError(`${nameOrPeerId} is not an Ed25519 peer id`)
-    if (peerId.equals(this.peerId)) throw new UnknownRecipientError('that is this node\'s own peer id')
-    return peerId
-  }
-
-  private indexContact (record: ContactRecord): void {
-    this.contactsByName.set(record.name, record)
-    this.contactsByPeer.set(record.peerId, record)
+    return this.book.resolve(nameOrPeerId)
   }
 
   private async rememberAddresses (record: ContactRecord): Promise<void> {
@@ -531,7 +491,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       peers: { connected: peers.length, list: peers },
       outbox,
       inbox: await this.store.countIncoming(),
-      contacts: this.contactsByName.size,
+      contacts: this.book.size,
       store: { bytes: await this.store.sizeOnDisk(), location: this.store.location ?? null, durability: this.durability },
       readReceipts: this.readReceipts
     }

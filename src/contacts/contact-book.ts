@@ -1,0 +1,98 @@
+/**
+ * The address book: contacts by name and by peer id, kept in the store and indexed in memory.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import { decodeCard } from './card.js'
+import { ContactError, UnknownRecipientError } from '../errors.js'
+import type { Store } from '../store/store.js'
+import type { ContactRecord } from '../store/types.js'
+import type { PeerId } from '@libp2p/interface'
+
+const CONTACT_NAME = /^[\p{L}\p{N}_.-]{1,64}$/u
+
+export class ContactBook {
+  private readonly store: Store
+  private readonly self: PeerId
+  private readonly byName = new Map<string, ContactRecord>()
+  private readonly byPeer = new Map<string, ContactRecord>()
+
+  constructor (store: Store, self: PeerId) {
+    this.store = store
+    this.self = self
+  }
+
+  async load (): Promise<void> {
+    for (const contact of await this.store.listContacts()) this.index(contact)
+  }
+
+  get size (): number {
+    return this.byName.size
+  }
+
+  /** Contacts sorted by name. */
+  list (): ContactRecord[] {
+    return [...this.byName.values()].sort((a, b) => a.name.localeCompare(b.name))
+  }
+
+  /** The `count` most recently added contacts. */
+  newest (count: number): ContactRecord[] {
+    return [...this.byName.values()].sort((a, b) => b.addedAt - a.addedAt).slice(0, count)
+  }
+
+  isContact (peerId: string): boolean {
+    return this.byPeer.has(peerId)
+  }
+
+  /** Adds a contact from its card, or refreshes the card of an existing contact of that name. */
+  async add (name: string, card: string): Promise<ContactRecord> {
+    if (!CONTACT_NAME.test(name)) throw new ContactError('a contact name is 1-64 letters, digits, ".", "_" or "-"')
+    if (name.startsWith('12D3Koo') || name.startsWith('Qm')) throw new ContactError('a contact name must not look like a peer id')
+    const parsed = decodeCard(card)
+    const peer = parsed.peerId.toString()
+    if (parsed.peerId.equals(this.self)) throw new ContactError('that card is your own')
+    const sameName = this.byName.get(name)
+    const samePeer = this.byPeer.get(peer)
+    if (sameName != null && sameName.peerId !== peer) throw new ContactError(`contact "${name}" already exists for another peer; remove it first`)
+    if (samePeer != null && samePeer.name !== name) throw new ContactError(`that peer is already a contact as "${samePeer.name}"`)
+    if (samePeer != null && decodeCard(samePeer.card).timestamp > parsed.timestamp) throw new ContactError(`that card is older than the one you have for "${name}"`)
+    const record: ContactRecord = {
+      name,
+      peerId: peer,
+      card: card.trim(),
+      addrs: parsed.addrs.map(a => a.toString()),
+      addedAt: sameName?.addedAt ?? Date.now()
+    }
+    await this.store.putContact(record)
+    this.index(record)
+    return record
+  }
+
+  async remove (name: string): Promise<ContactRecord> {
+    const record = this.byName.get(name)
+    if (record == null) throw new ContactError(`no contact named "${name}"`)
+    await this.store.deleteContact(name)
+    this.byName.delete(name)
+    this.byPeer.delete(record.peerId)
+    return record
+  }
+
+  /** A contact name or a peer id string to a peer id this node can message. */
+  resolve (nameOrPeerId: string): PeerId {
+    const contact = this.byName.get(nameOrPeerId)
+    if (contact != null) return peerIdFromString(contact.peerId)
+    let peerId: PeerId
+    try {
+      peerId = peerIdFromString(nameOrPeerId)
+    } catch {
+      throw new UnknownRecipientError(`"${nameOrPeerId}" is neither a contact nor a peer id`)
+    }
+    if (peerId.type !== 'Ed25519') throw new UnknownRecipientError(`${nameOrPeerId} is not an Ed25519 peer id`)
+    if (peerId.equals(this.self)) throw new UnknownRecipientError('that is this node\'s own peer id')
+    return peerId
+  }
+
+  private index (record: ContactRecord): void {
+    this.byName.set(record.name, record)
+    this.byPeer.set(record.peerId, record)
+  }
+}
