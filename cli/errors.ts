@@ -21,6 +21,7 @@ export function exitCodeFor (err: any): number {
   if (err?.name === 'NodeNotRunningError') return EXIT.NOT_RUNNING
   if (err?.name === 'TimeoutError' || err?.status === 408) return EXIT.TIMEOUT
   if (err?.status === 400 || err?.status === 404) return EXIT.USAGE
+  if (err?.status === 409) return EXIT.ERROR
   return EXIT.ERROR
 }
 

@@ -44,7 +44,7 @@ async function client (): Promise<ControlClient> {
 
 function seconds (value: string): number {
   const n = Number(value)
-  if (!Number.isFinite(n) || n <= 0 || n > 600) throw new CliError(`"${value}" is not a number of seconds from 0 to 600`, EXIT.USAGE)
+  if (!Number.isFinite(n) || n <= 0 || n > 600) throw new CliError(`"${value}" is not a number of seconds above 0 and at most 600`, EXIT.USAGE)
   return n
 }
 

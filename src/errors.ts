@@ -49,6 +49,12 @@ export class InvalidMessageError extends PigeonError {
   override name = 'InvalidMessageError'
 }
 
+/** The recipient refused the message for good (see the record's lastError). */
+export class DeliveryFailedError extends PigeonError {
+  static override name = 'DeliveryFailedError'
+  override name = 'DeliveryFailedError'
+}
+
 /** No message with that id. */
 export class MessageNotFoundError extends PigeonError {
   static override name = 'MessageNotFoundError'

@@ -28,7 +28,7 @@ import { Store, type Durability, type InboxQuery } from './store/store.js'
 import { Outbox } from './outbox/outbox.js'
 import { applyPortMemory, learnPorts, type PortMemory } from './network/stable-ports.js'
 import { DEFAULT_LISTEN, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
-import { InvalidMessageError, MessageNotFoundError, NotStartedError, TimeoutError, UnknownRecipientError } from './errors.js'
+import { DeliveryFailedError, InvalidMessageError, MessageNotFoundError, NotStartedError, TimeoutError, UnknownRecipientError } from './errors.js'
 import { VERSION } from './version.js'
 import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState } from './store/types.js'
 import type { AbortOptions, Ed25519PrivateKey, Logger, PeerId } from '@libp2p/interface'
@@ -138,6 +138,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private readonly book: ContactBook
   private startedAt = 0
   private started = false
+  private stopped = false
   /** The listen addresses as configured (port 0 included), for stable ports; undefined when off. */
   private configuredListen?: string[]
 
@@ -195,6 +196,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         }
       })
       node = new PigeonNode(libp2p as unknown as Libp2p<{ dm: DirectMessages }>, store, key, init)
+      await node.book.load()
       node.configuredListen = init.memory === true || init.stablePorts === false ? undefined : configured
       return node
     } catch (err) {
@@ -205,7 +207,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
 
   async start (): Promise<void> {
     if (this.started) return
-    await this.book.load()
+    if (this.stopped) throw new NotStartedError('a stopped node cannot be started again: create a new one')
     await this.libp2p.start()
     if (this.configuredListen != null) await this.store.putMeta(PORTS_META_KEY, learnPorts(this.configuredListen, this.libp2p.getMultiaddrs()))
     for (const contact of this.book.list()) await this.rememberAddresses(contact)
@@ -224,8 +226,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
    * on peer:connect). Bounded so a large address book does not turn every start into a storm.
    */
   private greetContacts (): void {
-    for (const contact of this.book.newest(STARTUP_DIALS)) {
-      if (contact.addrs.length === 0) continue
+    for (const contact of this.book.newest(STARTUP_DIALS, c => c.addrs.length > 0)) {
       this.libp2p.dial(peerIdFromString(contact.peerId), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
         .catch(err => { this.log('contact %s not reachable at start: %s', contact.name, err.message) })
     }
@@ -233,6 +234,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
 
   /** Stops the network, lets batches in flight settle, and closes the store. Safe to call twice. */
   async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
     if (!this.started) {
       await this.store.close().catch(() => {})
       return
@@ -261,8 +264,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   // --- sending --------------------------------------------------------------
 
   /**
-   * Accepts a message for delivery: it is sealed and durably queued before this returns, and is
-   * then delivered, retried and kept until the recipient's signed receipt arrives.
+   * Accepts a message for delivery: it is durably queued before this returns, then sealed, delivered,
+   * retried and kept until the recipient's signed receipt arrives.
    *
    * @param to a contact name or a peer id
    * @returns the message id (32 hex characters)
@@ -315,7 +318,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     const to = options.to != null ? this.resolve(options.to).toString() : undefined
     const records = await this.store.listOutgoing({ to })
     const shown = options.includeReceipts === true ? records : records.filter(r => r.kind === 'text')
-    return options.limit != null ? shown.slice(-options.limit) : shown
+    return options.limit != null ? shown.slice(Math.max(shown.length - options.limit, 0)) : shown
   }
 
   /**
@@ -325,11 +328,16 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   async waitFor (id: string, state: 'delivered' | 'read' = 'delivered', options: AbortOptions = {}): Promise<OutboxRecord> {
     const reached = (r: OutboxRecord): boolean => r.state === state || (state === 'delivered' && r.state === 'read')
     const { promise, resolve, reject } = Promise.withResolvers<OutboxRecord>()
+    // Settled before it is awaited when the signal fires during the store read below.
+    promise.catch(() => {})
     const check = (record: OutboxRecord): void => {
       if (reached(record)) resolve(record)
-      else if (record.state === 'failed') reject(new InvalidMessageError(record.lastError ?? 'delivery failed'))
+      else if (record.state === 'failed') reject(new DeliveryFailedError(`message ${id} was not delivered: ${record.lastError ?? 'refused'}`))
     }
-    const onAbort = (): void => { reject(new TimeoutError(`message ${id} was not ${state} in time`)) }
+    const onAbort = (): void => {
+      const reason = options.signal?.reason
+      reject(reason?.name === 'TimeoutError' || reason == null ? new TimeoutError(`message ${id} was not ${state} in time`) : reason)
+    }
     // Listen before reading the store, so a change between the two cannot be missed.
     const waiters = this.waiters.get(id) ?? new Set()
     this.waiters.set(id, waiters.add(check))

@@ -87,6 +87,30 @@ describe('pigeon CLI against running nodes', () => {
     assert.equal((await fetch(`${url}/v1/status`, { headers: { authorization: `Bearer ${token}` } })).status, 200)
   })
 
+  it('the control API answers bad requests with 4xx and survives them', async () => {
+    const { url, token } = JSON.parse(await readFile(join(aliceDir, 'control.json'), 'utf8'))
+    const call = async (method: string, path: string, body?: string): Promise<{ status: number, json: any }> => {
+      const res = await fetch(url + path, { method, body, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } })
+      return { status: res.status, json: await res.json() }
+    }
+    // A wait that is over before the store answers used to crash the daemon.
+    const wait = await call('GET', '/v1/messages/00000000000000000000000000000000/wait?timeout=0')
+    assert.ok(wait.status === 404 || wait.status === 408, String(wait.status))
+    assert.equal((await call('POST', '/v1/messages', 'null')).status, 400)
+    assert.equal((await call('POST', '/v1/messages', '[1]')).status, 400)
+    assert.equal((await call('POST', '/v1/messages', '{"to":')).status, 400)
+    assert.equal((await call('POST', '/v1/contacts', JSON.stringify({ name: 'x' }))).status, 400)
+    assert.equal((await call('DELETE', '/v1/contacts/%E0%A4%A')).status, 400)
+    assert.equal((await call('GET', '/v1/inbox?limit=-1')).status, 400)
+    assert.deepEqual((await call('GET', '/v1/inbox?limit=0')).json, [])
+    assert.deepEqual((await call('GET', '/v1/messages?limit=0')).json, [])
+    assert.equal((await call('PUT', '/v1/status')).status, 405)
+    assert.equal((await call('GET', '/v1/nothing')).status, 404)
+    const big = await call('POST', '/v1/messages', JSON.stringify({ to: 'bob', text: 'x'.repeat(300_000) }))
+    assert.equal(big.status, 413)
+    assert.equal((await call('GET', '/v1/id')).status, 200, 'still running')
+  })
+
   it('contacts add, list and remove; bad cards and names are refused', async () => {
     const added = await as(aliceDir, 'contacts', 'add', 'bob', bob.info.card)
     assert.equal(added.code, 0, added.stderr)

@@ -34,9 +34,9 @@ export class ContactBook {
     return [...this.byName.values()].sort((a, b) => a.name.localeCompare(b.name))
   }
 
-  /** The `count` most recently added contacts. */
-  newest (count: number): ContactRecord[] {
-    return [...this.byName.values()].sort((a, b) => b.addedAt - a.addedAt).slice(0, count)
+  /** The `count` most recently added contacts that `filter` accepts. */
+  newest (count: number, filter: (c: ContactRecord) => boolean = () => true): ContactRecord[] {
+    return [...this.byName.values()].filter(filter).sort((a, b) => b.addedAt - a.addedAt).slice(0, count)
   }
 
   isContact (peerId: string): boolean {

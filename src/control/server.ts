@@ -18,6 +18,9 @@ export interface ControlServerInit {
   onStop(): void
 }
 
+/** How long requests in flight (a long wait, say) may take to finish when the node stops. */
+const CLOSE_GRACE_MS = 2_000
+
 class HttpError extends Error {
   constructor (readonly status: number, message: string, readonly errorName = 'HttpError') {
     super(message)
@@ -31,6 +34,7 @@ const CLIENT_ERRORS: Record<string, number> = {
   InvalidCardError: 400,
   UnknownRecipientError: 400,
   MessageNotFoundError: 404,
+  DeliveryFailedError: 409,
   TimeoutError: 408,
   NotStartedError: 503
 }
@@ -43,19 +47,22 @@ async function readJson (req: IncomingMessage): Promise<any> {
   let size = 0
   for await (const chunk of req) {
     size += chunk.length
-    if (size > MAX_API_BODY_BYTES) throw new HttpError(413, `request body is larger than ${MAX_API_BODY_BYTES} bytes`)
+    if (size > MAX_API_BODY_BYTES) throw new HttpError(413, `request body is larger than ${MAX_API_BODY_BYTES} bytes`, 'PayloadTooLarge')
     chunks.push(chunk)
   }
   if (size === 0) return {}
+  let body: unknown
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
   } catch {
-    throw new HttpError(400, 'request body is not valid JSON')
+    throw new HttpError(400, 'request body is not valid JSON', 'BadRequest')
   }
+  if (body == null || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'request body must be a JSON object', 'BadRequest')
+  return body
 }
 
 function requireString (value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length === 0) throw new HttpError(400, `"${field}" must be a non-empty string`)
+  if (typeof value !== 'string' || value.length === 0) throw new HttpError(400, `"${field}" must be a non-empty string`, 'BadRequest')
   return value
 }
 
@@ -63,7 +70,7 @@ function intParam (url: URL, name: string, max = Number.MAX_SAFE_INTEGER): numbe
   const raw = url.searchParams.get(name)
   if (raw == null) return undefined
   const n = Number(raw)
-  if (!Number.isInteger(n) || n < 0 || n > max) throw new HttpError(400, `query parameter "${name}" must be an integer from 0 to ${max}`)
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new HttpError(400, `query parameter "${name}" must be an integer from 0 to ${max}`, 'BadRequest')
   return n
 }
 
@@ -93,9 +100,13 @@ export class ControlServer {
     return `http://${host}:${address.port}`
   }
 
+  /** Stops listening; requests still running get CLOSE_GRACE_MS to finish, then are cut. */
   async close (): Promise<void> {
     for (const res of this.streams) res.end()
-    await new Promise<void>(resolve => { this.server.close(() => { resolve() }) })
+    const closed = new Promise<void>(resolve => { this.server.close(() => { resolve() }) })
+    this.server.closeIdleConnections()
+    const grace = new Promise<void>(resolve => setTimeout(resolve, CLOSE_GRACE_MS).unref())
+    await Promise.race([closed, grace])
     this.server.closeAllConnections()
   }
 
@@ -116,8 +127,8 @@ export class ControlServer {
       return await node.addContact(requireString(body.name, 'name'), requireString(body.card, 'card'))
     })
     this.route('DELETE', '/v1/contacts/:name', async (_req, _url, [name]) => {
-      await node.removeContact(decodeURIComponent(name))
-      return { removed: decodeURIComponent(name) }
+      await node.removeContact(name)
+      return { removed: name }
     })
 
     this.route('POST', '/v1/messages', async (req, _url, _p, res) => {
@@ -133,7 +144,7 @@ export class ControlServer {
     this.route('GET', '/v1/messages/:id', async (_req, _url, [id]) => node.message(id))
     this.route('GET', '/v1/messages/:id/wait', async (_req, url, [id]) => {
       const state = url.searchParams.get('state') ?? 'delivered'
-      if (state !== 'delivered' && state !== 'read') throw new HttpError(400, '"state" must be delivered or read')
+      if (state !== 'delivered' && state !== 'read') throw new HttpError(400, '"state" must be delivered or read', 'BadRequest')
       const timeout = intParam(url, 'timeout', MAX_API_WAIT_MS) ?? 30_000
       return await node.waitFor(id, state, { signal: AbortSignal.timeout(timeout) })
     })
@@ -145,7 +156,7 @@ export class ControlServer {
     }))
     this.route('POST', '/v1/inbox/read', async (req) => {
       const body = await readJson(req)
-      if (!Array.isArray(body.messages) || body.messages.length > 10_000) throw new HttpError(400, '"messages" must be an array of up to 10000 {from, id}')
+      if (!Array.isArray(body.messages) || body.messages.length > 10_000) throw new HttpError(400, '"messages" must be an array of up to 10000 {from, id}', 'BadRequest')
       const refs = body.messages.map((m: any) => ({ from: requireString(m?.from, 'from'), id: requireString(m?.id, 'id') }))
       return await node.markRead(refs)
     })
@@ -237,7 +248,13 @@ export class ControlServer {
       fail(candidates.length > 0 ? new HttpError(405, `${req.method} is not allowed on ${url.pathname}`, 'MethodNotAllowed') : new HttpError(404, `no route ${url.pathname}`, 'NotFound'))
       return
     }
-    const params = route.pattern.exec(url.pathname)?.slice(1) ?? []
+    let params: string[]
+    try {
+      params = (route.pattern.exec(url.pathname)?.slice(1) ?? []).map(p => decodeURIComponent(p))
+    } catch {
+      fail(new HttpError(400, 'malformed percent-encoding in the path', 'BadRequest'))
+      return
+    }
     route.handler(req, url, params, res).then(
       result => { if (!res.headersSent) send(res.statusCode === 200 ? 200 : res.statusCode, result ?? {}) },
       fail

@@ -27,7 +27,7 @@ const NONCE_LENGTH = 24
 /** A read receipt may name at most this many messages: bounds what one envelope can touch. */
 export const MAX_RECEIPT_REFS = 1024
 
-/** Why an envelope was refused. The names match Ack.Reason on the wire, lower-cased and dashed. */
+/** Why an envelope was refused; REJECT_REASON_CODES (src/dm/constants.ts) gives each its wire code. */
 export type RejectReason = 'malformed' | 'wrong-recipient' | 'bad-signature' | 'unsupported-scheme' | 'decrypt-failed' | 'too-large' | 'sender-mismatch' | 'unsupported-kind'
 
 export interface OpenedEnvelope {

@@ -203,10 +203,16 @@ export class DirectMessagesService implements DirectMessages, Startable {
     if (keys == null || !this.started) throw new Error('direct messages service is not started')
     if (remoteKeys == null) throw new ProtocolViolationError(`${peer} is not an Ed25519 peer id`)
     const session = await this.session(peer, options)
+    // The session may have failed while this call waited for it to open.
+    if (session.failure != null) throw session.failure
     clearTimeout(session.idleTimer)
     const waiting: PendingBatch = { size: envelopes.length, ...Promise.withResolvers<Ack>() }
     session.pending.push(waiting)
-    const onAbort = (): void => { this.failSession(peer, session, options.signal?.reason ?? new Error('aborted')) }
+    const onAbort = (): void => {
+      const reason = options.signal?.reason ?? new Error('aborted')
+      waiting.reject(reason)
+      this.failSession(peer, session, reason)
+    }
     options.signal?.addEventListener('abort', onAbort, { once: true })
     try {
       session.writes = session.writes.then(async () => {

@@ -4,7 +4,8 @@
  * The sender writes a Batch frame of envelopes; the receiver opens each, hands the good ones
  * to `onEnvelopes` (which persists them), and answers with one Ack frame holding a signed
  * delivery receipt for every id it now holds and the reason for every id it refused.
- * One batch is in flight per peer; a stream is reused until it has been idle a while.
+ * Batches to one peer share a stream and may be pipelined (acks come back in order); a stream is
+ * reused until it has been idle a while.
  */
 import { DirectMessagesService } from './direct-messages.js'
 import type { Body, Envelope } from './pb/dm.js'

@@ -166,7 +166,8 @@ export class Outbox {
     let size = 0
     for (const item of queue.items.values()) {
       if (item.inflight) continue
-      const estimate = Buffer.byteLength(item.record.text ?? '') + (item.record.refs?.length ?? 0) * 16 + SEAL_OVERHEAD_BYTES
+      // A ref is 16 bytes plus its protobuf tag and length.
+      const estimate = Buffer.byteLength(item.record.text ?? '') + (item.record.refs?.length ?? 0) * 18 + SEAL_OVERHEAD_BYTES
       if (batch.length >= OUTBOX_BATCH_ENVELOPES || size + estimate > FRAME_BUDGET) break
       item.envelope ??= this.init.seal(item.record)
       item.inflight = true

@@ -137,7 +137,7 @@ export class Store {
       out.push(record)
     }
     out.sort((a, b) => a.createdAt - b.createdAt)
-    return options.limit != null ? out.slice(-options.limit) : out
+    return options.limit != null ? out.slice(Math.max(out.length - options.limit, 0)) : out
   }
 
   /** Text messages by state (read receipts, which are messages too, are not counted). */
@@ -177,6 +177,7 @@ export class Store {
   async listIncoming (query: InboxQuery = {}): Promise<InboxRecord[]> {
     const out: InboxRecord[] = []
     const range = query.afterSeq != null ? { gt: seqKey(query.afterSeq) } : {}
+    if (query.limit === 0) return out
     for await (const record of this.inbox.values(range)) {
       if (query.from != null && record.from !== query.from) continue
       out.push(record)

@@ -28,7 +28,7 @@ export interface InboxRecord {
   /** Sender peer id. */
   from: string
   text: string
-  /** Sender's clock when it sealed the message. */
+  /** Sender's clock when its `send` accepted the message. */
   sentAt: number
   receivedAt: number
   /** Position in this node's inbox: strictly increasing in arrival order. */
