@@ -33,13 +33,23 @@ describe('crash safety (SIGKILL)', () => {
   const cleanups: Array<() => Promise<unknown>> = []
   after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}) })
 
-  it('a sender killed right after send returned delivers every message exactly once after restart', async () => {
+  /**
+   * Alice and bob, each a daemon in its own temp dir, introduced to each other. The daemons are
+   * stopped (whichever are running by then) and the dirs removed after the suite. `bobEnv` is
+   * added to the environment of bob's first daemon.
+   */
+  async function pair (options: { bobEnv?: NodeJS.ProcessEnv } = {}): Promise<{ alice: { dir: string, d: Daemon }, bob: { dir: string, d: Daemon } }> {
     const a = await tempDir(); const b = await tempDir()
     cleanups.push(a.cleanup, b.cleanup)
     const alice = { dir: a.dir, d: await Daemon.start(a.dir) }
-    const bob = { dir: b.dir, d: await Daemon.start(b.dir) }
+    const bob = { dir: b.dir, d: await Daemon.start(b.dir, { env: options.bobEnv }) }
     cleanups.push(async () => alice.d.stop(), async () => bob.d.stop())
     await introduce(alice, 'alice', bob, 'bob')
+    return { alice, bob }
+  }
+
+  it('a sender killed right after send returned delivers every message exactly once after restart', async () => {
+    const { alice, bob } = await pair()
 
     // Bob goes away so the messages cannot leave before alice dies.
     assert.equal(await bob.d.stop(), 0)
@@ -60,13 +70,8 @@ describe('crash safety (SIGKILL)', () => {
   })
 
   it('a receiver killed after storing a message but before acknowledging it shows it exactly once', async () => {
-    const a = await tempDir(); const b = await tempDir()
-    cleanups.push(a.cleanup, b.cleanup)
-    const alice = { dir: a.dir, d: await Daemon.start(a.dir) }
     // PIGEON_FAULT makes bob SIGKILL itself between persisting a message and sending the ack.
-    const bob = { dir: b.dir, d: await Daemon.start(b.dir, { env: { PIGEON_FAULT: 'crash-before-ack' } }) }
-    cleanups.push(async () => alice.d.stop(), async () => bob.d.stop())
-    await introduce(alice, 'alice', bob, 'bob')
+    const { alice, bob } = await pair({ bobEnv: { PIGEON_FAULT: 'crash-before-ack' } })
 
     const sent = await pigeon(['--data-dir', alice.dir, 'send', 'bob', 'survive this'])
     assert.equal(sent.code, 0, sent.stderr)
@@ -84,12 +89,7 @@ describe('crash safety (SIGKILL)', () => {
   })
 
   it('a receiver killed mid-stream while a burst arrives loses nothing and duplicates nothing', async () => {
-    const a = await tempDir(); const b = await tempDir()
-    cleanups.push(a.cleanup, b.cleanup)
-    const alice = { dir: a.dir, d: await Daemon.start(a.dir) }
-    const bob = { dir: b.dir, d: await Daemon.start(b.dir) }
-    cleanups.push(async () => alice.d.stop(), async () => bob.d.stop())
-    await introduce(alice, 'alice', bob, 'bob')
+    const { alice, bob } = await pair()
 
     const { url, token } = json(await (await import('node:fs/promises')).readFile(`${alice.dir}/control.json`, 'utf8'))
     const post = async (text: string): Promise<string> => {

@@ -1,71 +1,19 @@
 import { describe, it, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, sign, type KeyObject } from 'node:crypto'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { createPublicKey, diffieHellman, hkdfSync, randomBytes, type KeyObject } from 'node:crypto'
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { open, seal } from '../src/crypto/envelope.js'
-import { localKeys, type LocalKeys, type PeerKeys } from '../src/crypto/keys.js'
+import type { LocalKeys } from '../src/crypto/keys.js'
 import { signReceipt, verifyReceipt } from '../src/crypto/receipt.js'
-import { Body, Envelope, Sealed } from '../src/dm/pb/dm.js'
-import { MESSAGE_ID_LENGTH, SCHEME_X25519_XCHACHA } from '../src/constants.js'
+import { Body, Envelope } from '../src/dm/pb/dm.js'
+import { SCHEME_X25519_XCHACHA } from '../src/constants.js'
 import { BODY_KIND } from '../src/dm/constants.js'
+import { HKDF_INFO, headerBytes, newId, newKeys, sealedOf, sealRaw, signEnvelope, textBody } from './crypto-helpers.js'
 
-// --- helpers: an independent implementation of sealing scheme 1 ------------------------------
-// Written from the comment at the top of src/crypto/envelope.ts, so that the tests can build
-// envelopes that decrypt but carry a forged or malformed Sealed inside.
-
-const HKDF_INFO = Buffer.from('pigeon/dm/1 xchacha20poly1305')
-const SIGNATURE_CONTEXT = Buffer.from('pigeon-dm-sig-v1\0')
-
-async function newKeys (): Promise<LocalKeys> {
-  const privateKey = await generateKeyPair('Ed25519')
-  return localKeys(privateKey, peerIdFromPrivateKey(privateKey))
-}
-
-function newId (): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(randomBytes(MESSAGE_ID_LENGTH))
-}
-
-function textBody (text: string): Uint8Array<ArrayBuffer> {
-  return Body.encode({ kind: BODY_KIND.TEXT, timestamp: 1_700_000_000_000n, text, refs: [] })
-}
-
-function headerBytes (id: Uint8Array, recipient: Uint8Array, ephemeralKey: Uint8Array): Buffer {
-  return Buffer.concat([Uint8Array.of(SCHEME_X25519_XCHACHA), id, Uint8Array.of(recipient.byteLength), recipient, ephemeralKey])
-}
-
-/** The signature a sender makes over an envelope header and body. */
-function signEnvelope (signer: LocalKeys, id: Uint8Array, recipient: PeerKeys, ephemeralKey: Uint8Array, body: Uint8Array): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(sign(null, Buffer.concat([SIGNATURE_CONTEXT, headerBytes(id, recipient.idBytes, ephemeralKey), body]), signer.ed25519Private))
-}
-
-/**
- * Encrypts arbitrary plaintext for `recipient` exactly as seal() would, so the envelope passes
- * the AEAD and the test controls everything inside it. `makePlaintext` receives the ephemeral
- * key because an honest signature covers it.
- */
-function sealRaw (recipient: PeerKeys, id: Uint8Array<ArrayBuffer>, makePlaintext: (ephemeralKey: Uint8Array) => Uint8Array): Envelope {
-  const eph = generateKeyPairSync('x25519')
-  const ephemeralKey = new Uint8Array(Buffer.from(eph.publicKey.export({ format: 'jwk' }).x ?? '', 'base64url'))
-  const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: recipient.x25519 })
-  const key = new Uint8Array(hkdfSync('sha256', shared, Buffer.concat([ephemeralKey, recipient.x25519Raw]), HKDF_INFO, 32))
-  const nonce = new Uint8Array(randomBytes(24))
-  const ciphertext = xchacha20poly1305(key, nonce, headerBytes(id, recipient.idBytes, ephemeralKey)).encrypt(makePlaintext(ephemeralKey))
-  return {
-    scheme: SCHEME_X25519_XCHACHA,
-    id,
-    recipient: recipient.idBytes as Uint8Array<ArrayBuffer>,
-    ephemeralKey,
-    nonce,
-    ciphertext: ciphertext as Uint8Array<ArrayBuffer>
-  }
-}
-
-/** A Sealed plaintext with every field chosen by the caller. */
-function sealedOf (sender: Uint8Array, signature: Uint8Array, body: Uint8Array): Uint8Array {
-  return Sealed.encode({ sender: sender as Uint8Array<ArrayBuffer>, signature: signature as Uint8Array<ArrayBuffer>, body: body as Uint8Array<ArrayBuffer> })
-}
+// --- helpers --------------------------------------------------------------------------------
+// sealRaw and friends (./crypto-helpers.ts) are an independent implementation of sealing
+// scheme 1, so that the tests can build envelopes that decrypt but carry a forged or malformed
+// Sealed inside.
 
 function flipBit (bytes: Uint8Array, index = 0, bit = 0): Uint8Array<ArrayBuffer> {
   const copy = new Uint8Array(bytes)
@@ -231,7 +179,7 @@ describe('envelope seal/open', () => {
   })
 
   it('accepts an envelope built by an independent implementation of the scheme', () => {
-    // Cross-checks the helpers below against seal/open before they are used to forge.
+    // Cross-checks the helpers in ./crypto-helpers.ts against seal/open before they are used to forge.
     const id = newId()
     const body = textBody('independent')
     const env = sealRaw(bob, id, (e) => sealedOf(alice.idBytes, signEnvelope(alice, id, bob, e, body), body))

@@ -5,19 +5,17 @@
  */
 import { describe, it, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, sign } from 'node:crypto'
+import { sign } from 'node:crypto'
 import fc from 'fast-check'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { Ack, Batch, Body, Envelope, Sealed } from '../src/dm/pb/dm.js'
 import { open, seal, MAX_RECEIPT_REFS, type OpenedEnvelope, type RejectReason } from '../src/crypto/envelope.js'
-import { localKeys, type LocalKeys, type PeerKeys } from '../src/crypto/keys.js'
+import type { LocalKeys, PeerKeys } from '../src/crypto/keys.js'
 import { CARD_PREFIX, decodeCard, encodeCard, type ContactCard } from '../src/contacts/card.js'
 import { Card, SignedCard } from '../src/contacts/pb/card.js'
-import { MAX_BATCH_ENVELOPES, MESSAGE_ID_LENGTH, SCHEME_X25519_XCHACHA } from '../src/constants.js'
+import { MAX_BATCH_ENVELOPES, SCHEME_X25519_XCHACHA } from '../src/constants.js'
 import { BODY_KIND, REJECT_REASON_CODES } from '../src/dm/constants.js'
+import { newId, newKeys, sealedOf, sealRaw, signEnvelope, textBody } from './crypto-helpers.js'
 
 /** Enough runs to reach the odd corners, few enough that the file runs in seconds. */
 const RUNS = 500
@@ -27,15 +25,6 @@ const DEADLINE = { timeout: 60_000 }
 const REASONS = new Set<string>(Object.keys(REJECT_REASON_CODES).filter(name => name !== 'unknown'))
 
 // --- helpers --------------------------------------------------------------------------------
-
-async function newKeys (): Promise<LocalKeys> {
-  const privateKey = await generateKeyPair('Ed25519')
-  return localKeys(privateKey, peerIdFromPrivateKey(privateKey))
-}
-
-function newId (): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(randomBytes(MESSAGE_ID_LENGTH))
-}
 
 /** Runs `fn`; returns its result, or undefined when it threw an Error. Anything else thrown fails. */
 function attempt<T> (fn: () => T): T | undefined {
@@ -113,32 +102,9 @@ function mutate (input: Uint8Array, edits: Mutation[]): Uint8Array {
 
 const randomBytesArb = fc.uint8Array({ maxLength: 2048 })
 
-function textBody (text: string, timestamp = 1_700_000_000_000n): Uint8Array<ArrayBuffer> {
-  return Body.encode({ kind: BODY_KIND.TEXT, timestamp, text, refs: [] })
-}
-
-// Sealing scheme 1 re-implemented from the comment in src/crypto/envelope.ts, to build envelopes
-// that decrypt but hold arbitrary content.
-const HKDF_INFO = Buffer.from('pigeon/dm/1 xchacha20poly1305')
-const SIGNATURE_CONTEXT = Buffer.from('pigeon-dm-sig-v1\0')
-
-function headerBytes (id: Uint8Array, recipient: Uint8Array, ephemeralKey: Uint8Array): Buffer {
-  return Buffer.concat([Uint8Array.of(SCHEME_X25519_XCHACHA), id, Uint8Array.of(recipient.byteLength), recipient, ephemeralKey])
-}
-
-function sealRaw (recipient: PeerKeys, id: Uint8Array<ArrayBuffer>, makePlaintext: (ephemeralKey: Uint8Array) => Uint8Array): Envelope {
-  const eph = generateKeyPairSync('x25519')
-  const ephemeralKey = new Uint8Array(Buffer.from(eph.publicKey.export({ format: 'jwk' }).x ?? '', 'base64url'))
-  const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: recipient.x25519 })
-  const key = new Uint8Array(hkdfSync('sha256', shared, Buffer.concat([ephemeralKey, recipient.x25519Raw]), HKDF_INFO, 32))
-  const nonce = new Uint8Array(randomBytes(24))
-  const ciphertext = xchacha20poly1305(key, nonce, headerBytes(id, recipient.idBytes, ephemeralKey)).encrypt(makePlaintext(ephemeralKey))
-  return { scheme: SCHEME_X25519_XCHACHA, id, recipient: recipient.idBytes as Uint8Array<ArrayBuffer>, ephemeralKey, nonce, ciphertext: ciphertext as Uint8Array<ArrayBuffer> }
-}
-
+/** A Sealed holding `body`, signed by `signer` for this header but naming `sender`. */
 function signedSealed (signer: LocalKeys, sender: Uint8Array, recipient: PeerKeys, id: Uint8Array, ephemeralKey: Uint8Array, body: Uint8Array): Uint8Array {
-  const signature = sign(null, Buffer.concat([SIGNATURE_CONTEXT, headerBytes(id, recipient.idBytes, ephemeralKey), body]), signer.ed25519Private)
-  return Sealed.encode({ sender: sender as Uint8Array<ArrayBuffer>, signature: new Uint8Array(signature), body: body as Uint8Array<ArrayBuffer> })
+  return sealedOf(sender, signEnvelope(signer, id, recipient, ephemeralKey, body), body)
 }
 
 /** open(), asserting that any refusal is an EnvelopeRejectedError with a known reason. */

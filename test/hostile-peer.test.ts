@@ -5,7 +5,6 @@
  */
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -15,12 +14,13 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { pbStream } from '@libp2p/utils'
 import { Nodes } from './helpers.js'
+import { newId, newKeys, textBody } from './crypto-helpers.js'
 import { Ack, Batch, Body, type Envelope } from '../src/dm/pb/dm.js'
 import { seal } from '../src/crypto/envelope.js'
 import { localKeys, peerKeys, type LocalKeys, type PeerKeys } from '../src/crypto/keys.js'
 import { verifyReceipt } from '../src/crypto/receipt.js'
 import { BODY_KIND, REJECT_REASON_CODES } from '../src/dm/constants.js'
-import { DM_PROTOCOL, MAX_BATCH_ENVELOPES, MAX_ENVELOPE_BYTES, MAX_FRAME_BYTES, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH } from '../src/constants.js'
+import { DM_PROTOCOL, MAX_BATCH_ENVELOPES, MAX_ENVELOPE_BYTES, MAX_FRAME_BYTES, MAX_TEXT_BYTES } from '../src/constants.js'
 import type { PigeonNode } from '../src/index.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Stream } from '@libp2p/interface'
@@ -29,19 +29,6 @@ import type { Stream } from '@libp2p/interface'
 const STEP_MS = 10_000
 
 // --- helpers --------------------------------------------------------------------------------
-
-async function newKeys (): Promise<LocalKeys> {
-  const privateKey = await generateKeyPair('Ed25519')
-  return localKeys(privateKey, peerIdFromPrivateKey(privateKey))
-}
-
-function newId (): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(randomBytes(MESSAGE_ID_LENGTH))
-}
-
-function textBody (text: string): Uint8Array<ArrayBuffer> {
-  return Body.encode({ kind: BODY_KIND.TEXT, timestamp: BigInt(Date.now()), text, refs: [] })
-}
 
 /** Unsigned LEB128, as the length prefix of a frame. */
 const varint = {
