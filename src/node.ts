@@ -14,9 +14,14 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { directMessages, type DirectMessages, type IncomingMessage } from './dm/index.js'
+import { openIncoming } from './dm/direct-messages.js'
+import { mailbox, type MailboxService, type RelayLimits } from './mailbox/index.js'
+import type { RelayStats } from './mailbox/mailbox-service.js'
+import { MailboxStore } from './mailbox/mailbox-store.js'
+import { HomeRelays } from './mailbox/home-relays.js'
 import { BODY_KIND } from './dm/constants.js'
 import { Body, Envelope } from './dm/pb/dm.js'
 import { seal, MAX_RECEIPT_REFS } from './crypto/envelope.js'
@@ -25,14 +30,19 @@ import { encodeCard } from './contacts/card.js'
 import { ContactBook } from './contacts/contact-book.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
 import { Store, type Durability, type InboxQuery } from './store/store.js'
-import { Outbox } from './outbox/outbox.js'
+import { Outbox, type DepositReport } from './outbox/outbox.js'
 import { applyPortMemory, learnPorts, type PortMemory } from './network/stable-ports.js'
-import { DEFAULT_LISTEN, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
+import { DEFAULT_LISTEN, DELIVERY_ATTEMPT_TIMEOUT_MS, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
 import { DeliveryFailedError, InvalidMessageError, MessageNotFoundError, NotStartedError, TimeoutError, UnknownRecipientError } from './errors.js'
 import { VERSION } from './version.js'
-import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState } from './store/types.js'
+import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, RelayRecord } from './store/types.js'
 import type { AbortOptions, Ed25519PrivateKey, Logger, PeerId } from '@libp2p/interface'
 import { defaultLogger } from '@libp2p/logger'
+
+interface NodeServices extends Record<string, unknown> {
+  dm: DirectMessages
+  mailbox: MailboxService
+}
 
 export interface PigeonInit {
   /**
@@ -80,13 +90,21 @@ export interface PigeonInit {
    * @default DM_INBOUND_RATE (2000)
    */
   inboundRate?: number
+  /**
+   * Run as a relay: keep a store-and-forward mailbox for other peers (and answer their deposits,
+   * fetches and deletes). `true` uses the default limits.
+   *
+   * @default false
+   */
+  relay?: boolean | RelayLimits
   /** Delay before the first retry of a failed delivery, ms. @default RETRY_MIN_MS (1000) */
   retryMin?: number
   /** Longest delay between retries, ms. @default RETRY_MAX_MS (300000) */
   retryMax?: number
 }
 
-export type ReceiptState = Extract<OutboxState, 'delivered' | 'read' | 'failed'>
+/** 'stored': held by relays for an offline recipient; the others come from the recipient. */
+export type ReceiptState = Extract<OutboxState, 'delivered' | 'read' | 'failed'> | 'stored'
 
 export interface ReceiptEvent {
   id: string
@@ -95,13 +113,17 @@ export interface ReceiptEvent {
   at: number
   /** For 'failed': why. */
   reason?: string
+  /** For 'stored': the relays (peer ids) that hold the message. */
+  relays?: string[]
 }
 
 export interface PigeonEvents {
   /** A new message arrived and is stored. */
   message: CustomEvent<InboxRecord>
-  /** A message this node sent changed state. */
+  /** A message this node sent changed state: stored at relays, delivered, read or failed. */
   receipt: CustomEvent<ReceiptEvent>
+  /** Any change to a sent message's record, failed attempts (with lastError) included. */
+  outbox: CustomEvent<OutboxRecord>
 }
 
 export interface NodeStatus {
@@ -115,6 +137,10 @@ export interface NodeStatus {
   contacts: number
   store: { bytes: number, location: string | null, durability: Durability }
   readReceipts: boolean
+  /** This node's home relays and whether each is connected now. */
+  relays: Array<{ peerId: string, connected: boolean }>
+  /** When this node is a relay: mail held for others, and what happened to deposits since start. */
+  relay: (RelayStats & { messages: number, bytes: number, recipients: number }) | null
 }
 
 /** Store meta key for the remembered listen ports. */
@@ -126,7 +152,7 @@ function newMessageId (): Uint8Array {
 
 export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   readonly peerId: PeerId
-  readonly libp2p: Libp2p<{ dm: DirectMessages }>
+  readonly libp2p: Libp2p<NodeServices>
   readonly store: Store
   private readonly keys: LocalKeys
   private readonly outbox: Outbox
@@ -136,19 +162,30 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   /** waitFor callbacks by message id. */
   private readonly waiters = new Map<string, Set<(record: OutboxRecord) => void>>()
   private readonly book: ContactBook
+  private readonly homeRelays: HomeRelays
   private startedAt = 0
   private started = false
   private stopped = false
   /** The listen addresses as configured (port 0 included), for stable ports; undefined when off. */
   private configuredListen?: string[]
 
-  private constructor (libp2p: Libp2p<{ dm: DirectMessages }>, store: Store, privateKey: Ed25519PrivateKey, init: PigeonInit) {
+  private constructor (libp2p: Libp2p<NodeServices>, store: Store, privateKey: Ed25519PrivateKey, init: PigeonInit) {
     super()
     this.libp2p = libp2p
     this.store = store
     this.peerId = libp2p.peerId
     this.keys = localKeys(privateKey, libp2p.peerId)
     this.book = new ContactBook(store, libp2p.peerId)
+    this.homeRelays = new HomeRelays({
+      store,
+      libp2p,
+      mailbox: libp2p.services.mailbox,
+      self: libp2p.peerId,
+      log: defaultLogger().forComponent('pigeon:home-relays'),
+      open: (envelope) => openIncoming(this.keys, envelope),
+      persist: async (messages, from) => this.received(messages, from),
+      receipt: async (sender, ids) => { await this.enqueue(sender, { kind: 'delivery-receipt', refs: ids }) }
+    })
     this.log = defaultLogger().forComponent('pigeon:node')
     this.readReceipts = init.readReceipts ?? true
     this.durability = store.location == null ? 'os' : (init.durability ?? 'fsync')
@@ -159,6 +196,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       retryMin: init.retryMin,
       retryMax: init.retryMax,
       seal: (record) => this.seal(record),
+      fallback: async (peer, items) => this.depositAtRelays(peer, items),
       onChange: (record) => { this.receiptChanged(record) }
     })
   }
@@ -180,6 +218,12 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     const key = privateKey
     let node: PigeonNode | undefined
     try {
+      const relayLimits = init.relay === true ? {} : init.relay === false ? undefined : init.relay
+      let mailboxStore: MailboxStore | undefined
+      if (relayLimits != null) {
+        mailboxStore = new MailboxStore(store.database, store.syncs)
+        await mailboxStore.open()
+      }
       const configured = init.listen ?? DEFAULT_LISTEN
       const remembered = init.memory === true || init.stablePorts === false ? {} : await store.getMeta<PortMemory>(PORTS_META_KEY) ?? {}
       const libp2p = await createLibp2p({
@@ -192,11 +236,17 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         services: {
           identify: identify(),
           ping: ping(),
-          dm: directMessages({ inboundRate: init.inboundRate, onMessages: async (messages, from) => node!.received(messages, from) })
+          dm: directMessages({ inboundRate: init.inboundRate, onMessages: async (messages, from) => node!.received(messages, from) }),
+          mailbox: mailbox({
+            relay: relayLimits == null || mailboxStore == null ? undefined : { ...relayLimits, store: mailboxStore },
+            isHomeRelay: (peer) => node?.homeRelays.isHome(peer) ?? false,
+            onNotify: (relay) => { node?.homeRelays.drain(relay) }
+          })
         }
       })
-      node = new PigeonNode(libp2p as unknown as Libp2p<{ dm: DirectMessages }>, store, key, init)
+      node = new PigeonNode(libp2p as unknown as Libp2p<NodeServices>, store, key, init)
       await node.book.load()
+      await node.homeRelays.load()
       node.configuredListen = init.memory === true || init.stablePorts === false ? undefined : configured
       return node
     } catch (err) {
@@ -211,8 +261,12 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     await this.libp2p.start()
     if (this.configuredListen != null) await this.store.putMeta(PORTS_META_KEY, learnPorts(this.configuredListen, this.libp2p.getMultiaddrs()))
     for (const contact of this.book.list()) await this.rememberAddresses(contact)
-    this.libp2p.addEventListener('peer:connect', (evt) => { this.outbox.kick(evt.detail.toString()) })
+    this.libp2p.addEventListener('peer:connect', (evt) => {
+      this.outbox.kick(evt.detail.toString())
+      this.homeRelays.connected(evt.detail)
+    })
     await this.outbox.start()
+    await this.homeRelays.start()
     this.startedAt = Date.now()
     this.started = true
     this.greetContacts()
@@ -241,6 +295,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       return
     }
     this.started = false
+    this.homeRelays.stop()
     await this.outbox.stop()
     await this.libp2p.stop()
     await this.store.close()
@@ -258,7 +313,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   /** This node's signed contact card. */
   card (): string {
     const addrs = this.libp2p.getMultiaddrs().map(a => a.decapsulateCode(421))
-    return encodeCard(this.keys, addrs)
+    return encodeCard(this.keys, addrs, this.homeRelays.addresses())
   }
 
   // --- sending --------------------------------------------------------------
@@ -278,13 +333,13 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     return await this.enqueue(recipient, { text })
   }
 
-  private async enqueue (recipient: PeerId, content: { text: string } | { refs: string[] }): Promise<string> {
+  private async enqueue (recipient: PeerId, content: { text: string } | { kind: 'read-receipt' | 'delivery-receipt', refs: string[] }): Promise<string> {
     if (peerKeys(recipient) == null) throw new UnknownRecipientError(`${recipient} is not an Ed25519 peer id`)
     const now = Date.now()
     const record: OutboxRecord = {
       id: Buffer.from(newMessageId()).toString('hex'),
       to: recipient.toString(),
-      kind: 'text' in content ? 'text' : 'read-receipt',
+      kind: 'text',
       ...content,
       createdAt: now,
       state: 'queued',
@@ -300,9 +355,14 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private seal (record: OutboxRecord): Envelope {
     const keys = peerKeys(peerIdFromString(record.to))
     if (keys == null) throw new UnknownRecipientError(`${record.to} is not an Ed25519 peer id`)
-    const body: Body = record.kind === 'text'
-      ? { kind: BODY_KIND.TEXT, timestamp: BigInt(record.createdAt), text: record.text ?? '', refs: [] }
-      : { kind: BODY_KIND.READ_RECEIPT, timestamp: BigInt(record.createdAt), text: '', refs: (record.refs ?? []).map(r => new Uint8Array(Buffer.from(r, 'hex'))) }
+    const body: Body = {
+      kind: record.kind === 'text' ? BODY_KIND.TEXT : record.kind === 'read-receipt' ? BODY_KIND.READ_RECEIPT : BODY_KIND.DELIVERY_RECEIPT,
+      timestamp: BigInt(record.createdAt),
+      text: record.text ?? '',
+      refs: (record.refs ?? []).map(r => new Uint8Array(Buffer.from(r, 'hex'))),
+      // Where to answer while this node is offline, for recipients who do not have its card.
+      relays: this.homeRelays.addresses().map(a => a.bytes as Uint8Array<ArrayBuffer>)
+    }
     return seal(this.keys, keys, new Uint8Array(Buffer.from(record.id, 'hex')), Body.encode(body))
   }
 
@@ -356,6 +416,11 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private receiptChanged (record: OutboxRecord): void {
     if (record.kind !== 'text') return
     for (const waiter of this.waiters.get(record.id) ?? []) waiter(record)
+    this.safeDispatchEvent<OutboxRecord>('outbox', { detail: { ...record } })
+    if (record.state === 'sent' && record.storedAt != null) {
+      this.safeDispatchEvent<ReceiptEvent>('receipt', { detail: { id: record.id, to: record.to, state: 'stored', at: Date.now(), relays: record.storedAt } })
+      return
+    }
     if (record.state !== 'delivered' && record.state !== 'read' && record.state !== 'failed') return
     const at = record.state === 'read' ? record.readAt : record.deliveredAt
     this.safeDispatchEvent<ReceiptEvent>('receipt', {
@@ -387,7 +452,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       }
     }
     const added = await this.store.addIncoming(texts)
-    for (const m of reads) await this.applyReadReceipt(sender, m)
+    for (const m of reads) await this.applyReceipt(sender, m)
+    await this.learnRelays(sender, messages)
     if (process.env.PIGEON_FAULT === 'crash-before-ack' && added.length > 0) {
       // Fault injection for the crash tests: stored, not yet acknowledged. See docs/architecture.md.
       process.kill(process.pid, 'SIGKILL')
@@ -395,24 +461,42 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     for (const record of added) this.safeDispatchEvent<InboxRecord>('message', { detail: record })
   }
 
-  private async applyReadReceipt (sender: string, m: IncomingMessage): Promise<void> {
+  /** A read receipt, or a delivery receipt for mail that went through a relay. */
+  private async applyReceipt (sender: string, m: IncomingMessage): Promise<void> {
     const at = Number(m.body.timestamp)
+    const read = m.body.kind === BODY_KIND.READ_RECEIPT
     const changed: OutboxRecord[] = []
     for (const ref of m.body.refs) {
       const id = Buffer.from(ref).toString('hex')
       const stored = await this.store.getOutgoing(id)
-      // Only the message's own recipient can mark it read.
+      // Only the message's own recipient can vouch for it.
       if (stored == null || stored.to !== sender || stored.kind !== 'text' || stored.state === 'read' || stored.state === 'failed') continue
+      if (!read && stored.state === 'delivered') continue
       // Prefer the scheduler's copy: it is the one a delivery receipt in flight would update.
       const record = this.outbox.settle(sender, id) ?? stored
-      record.state = 'read'
-      record.readAt = at
+      record.state = read ? 'read' : 'delivered'
+      if (read) record.readAt = at
       record.deliveredAt ??= at
       changed.push(record)
     }
     // Synced: the receipt envelope carrying this is acknowledged once this resolves.
     await this.store.updateOutgoing(changed, { durable: true })
     for (const record of changed) this.receiptChanged(record)
+  }
+
+  /** Remembers the home relays a peer names in its messages, to answer it while it is offline. */
+  private async learnRelays (sender: string, messages: IncomingMessage[]): Promise<void> {
+    const latest = messages.at(-1)?.body.relays
+    if (latest == null) return
+    const relays: string[] = []
+    for (const bytes of latest) {
+      try {
+        const addr = multiaddr(Uint8Array.from(bytes))
+        if (addr.getComponents().at(-1)?.name === 'p2p') relays.push(addr.toString())
+      } catch {}
+    }
+    const known = await this.store.getPeerRelays(sender)
+    if (known.join() !== relays.join()) await this.store.putPeerRelays(sender, relays)
   }
 
   /** Received messages, oldest first. `from` is a contact name or a peer id. */
@@ -444,7 +528,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       for (const r of changed) bySender.set(r.from, [...(bySender.get(r.from) ?? []), r])
       for (const [sender, records] of bySender) {
         for (let i = 0; i < records.length; i += MAX_RECEIPT_REFS) {
-          await this.enqueue(peerIdFromString(sender), { refs: records.slice(i, i + MAX_RECEIPT_REFS).map(r => r.id) })
+          await this.enqueue(peerIdFromString(sender), { kind: 'read-receipt', refs: records.slice(i, i + MAX_RECEIPT_REFS).map(r => r.id) })
         }
       }
     }
@@ -483,14 +567,68 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     await this.libp2p.peerStore.merge(peerIdFromString(record.peerId), { multiaddrs: record.addrs.map(a => multiaddr(a)) })
   }
 
+  // --- relays ---------------------------------------------------------------
+
+  /** Adds a home relay from its contact card: it will hold this node's mail while it is offline. */
+  async addRelay (card: string): Promise<RelayRecord> {
+    return await this.homeRelays.add(card)
+  }
+
+  async removeRelay (peerId: string): Promise<void> {
+    await this.homeRelays.remove(peerId)
+  }
+
+  relays (): RelayRecord[] {
+    return this.homeRelays.list()
+  }
+
+  /** The relays that hold mail for `peer`: from its contact card, else from its last message. */
+  private async relaysFor (peer: string): Promise<Map<string, Multiaddr[]>> {
+    const addrs = this.book.byPeerId(peer)?.relays ?? []
+    const known = addrs.length > 0 ? addrs : await this.store.getPeerRelays(peer)
+    const byRelay = new Map<string, Multiaddr[]>()
+    for (const text of known) {
+      const addr = multiaddr(text)
+      const relay = addr.getComponents().findLast(c => c.name === 'p2p')?.value
+      if (relay == null || relay === peer || relay === this.peerId.toString()) continue
+      byRelay.set(relay, [...(byRelay.get(relay) ?? []), addr])
+    }
+    return byRelay
+  }
+
+  /**
+   * Leaves messages for an unreachable peer at every one of its relays, so that losing any one
+   * relay loses nothing. Returns, per message id, the relays that now hold it and the refusals.
+   */
+  private async depositAtRelays (peer: string, items: Array<{ record: OutboxRecord, envelope: Envelope }>): Promise<DepositReport> {
+    const report: DepositReport = { stored: new Map(), refused: new Map() }
+    const relays = await this.relaysFor(peer)
+    if (relays.size === 0) return report
+    const bytes = items.map(i => Envelope.encode(i.envelope))
+    await Promise.all([...relays].map(async ([relay, addrs]) => {
+      const relayId = peerIdFromString(relay)
+      try {
+        await this.libp2p.peerStore.merge(relayId, { multiaddrs: addrs })
+        const outcomes = await this.libp2p.services.mailbox.deposit(relayId, bytes, { signal: AbortSignal.timeout(DELIVERY_ATTEMPT_TIMEOUT_MS) })
+        for (const outcome of outcomes) {
+          if (outcome.refused == null) report.stored.set(outcome.id, [...(report.stored.get(outcome.id) ?? []), relay])
+          else report.refused.set(outcome.id, [...(report.refused.get(outcome.id) ?? []), `${relay}: ${outcome.refused}`])
+        }
+      } catch (err: any) {
+        for (const item of items) report.refused.set(item.record.id, [...(report.refused.get(item.record.id) ?? []), `${relay}: ${err.message}`])
+      }
+    }))
+    return report
+  }
+
   // --- status ---------------------------------------------------------------
 
   async status (): Promise<NodeStatus> {
-    const stored = await this.store.countOutgoingByState()
-    const live = this.outbox.counts()
-    // Records still on the schedule are counted from memory, where 'sent' (in flight) lives.
-    const outbox = { ...stored, queued: live.queued, sent: live.sent }
+    // Records on the schedule are counted by their state in memory, where 'sent' (in flight) lives.
+    const outbox = await this.store.countOutgoingByState(this.outbox.liveStates())
     const peers = this.libp2p.getPeers().map(p => p.toString())
+    const connected = new Set(peers)
+    const mailboxService = this.libp2p.services.mailbox
     return {
       version: VERSION,
       peerId: this.peerId.toString(),
@@ -501,7 +639,9 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       inbox: await this.store.countIncoming(),
       contacts: this.book.size,
       store: { bytes: await this.store.sizeOnDisk(), location: this.store.location ?? null, durability: this.durability },
-      readReceipts: this.readReceipts
+      readReceipts: this.readReceipts,
+      relays: this.homeRelays.list().map(r => ({ peerId: r.peerId, connected: connected.has(r.peerId) })),
+      relay: mailboxService.isRelay ? { ...mailboxService.totals(), ...mailboxService.stats } : null
     }
   }
 

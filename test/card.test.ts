@@ -80,7 +80,7 @@ describe('contact cards', () => {
       multiaddr('/ip6/::1/tcp/4003'),
       multiaddr('/dns4/pigeon.example.com/tcp/443/wss')
     ]
-    const relays = [Uint8Array.of(1, 2, 3)]
+    const relays = [multiaddr('/ip4/192.0.2.7/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')]
     const text = encodeCard(alice, addrs, relays, 1_700_000_000_123)
     assert.ok(text.startsWith(CARD_PREFIX))
     assert.match(text.slice(CARD_PREFIX.length), /^[A-Za-z0-9_-]+$/, 'base64url, no padding')
@@ -88,7 +88,7 @@ describe('contact cards', () => {
     const card = decodeCard(text)
     assert.ok(card.peerId.equals(alice.peerId))
     assert.deepEqual(card.addrs.map(a => a.toString()), addrs.map(a => a.toString()))
-    assert.deepEqual(card.relays.map(r => new Uint8Array(r)), relays)
+    assert.deepEqual(card.relays.map(r => r.toString()), relays.map(r => r.toString()))
     assert.equal(card.timestamp, 1_700_000_000_123)
   })
 
@@ -176,7 +176,7 @@ describe('contact cards', () => {
       ['address added', { ...card, addrs: [...card.addrs, evil] }],
       ['addresses removed', { ...card, addrs: [] }],
       ['timestamp changed', { ...card, timestamp: 2000n }],
-      ['relay added', { ...card, relays: [Uint8Array.of(1)] }]
+      ['relay added', { ...card, relays: [multiaddr('/ip4/192.0.2.7/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA').bytes as Uint8Array<ArrayBuffer>] }]
     ]
     for (const [what, changed] of variants) assertInvalid(format(Card.encode(changed), signed.signature), /signature/, what)
     // an unknown field appended to the signed bytes is a change too
@@ -208,8 +208,13 @@ describe('contact cards', () => {
   it('refuses a card with more than 32 addresses or 16 relays, even when signed', () => {
     const addrs = Array.from({ length: 33 }, (_, i) => multiaddr(`/ip4/10.0.0.${i}/tcp/1`).bytes as Uint8Array<ArrayBuffer>)
     assertInvalid(signAs(alice, baseCard(alice, { addrs })), /does not decode/, '33 addresses')
-    const relays = Array.from({ length: 17 }, (_, i) => Uint8Array.of(i))
+    const relays = Array.from({ length: 17 }, (_, i) => multiaddr(`/ip4/10.0.1.${i}/tcp/1/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA`).bytes as Uint8Array<ArrayBuffer>)
     assertInvalid(signAs(alice, baseCard(alice, { relays })), /does not decode/, '17 relays')
+  })
+
+  it('refuses a relay address that does not name the relay\'s peer id', () => {
+    const relays = [multiaddr('/ip4/10.0.1.1/tcp/1').bytes as Uint8Array<ArrayBuffer>]
+    assertInvalid(signAs(alice, baseCard(alice, { relays })), /must end in \/p2p/, 'relay without /p2p')
   })
 
   it('refuses an unknown version, even when signed', () => {

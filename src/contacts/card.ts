@@ -24,7 +24,8 @@ const MAX_CARD_RELAYS = 16
 export interface ContactCard {
   peerId: PeerId
   addrs: Multiaddr[]
-  relays: Uint8Array[]
+  /** Home relays: multiaddrs ending in /p2p/<relay>. */
+  relays: Multiaddr[]
   timestamp: number
 }
 
@@ -32,12 +33,12 @@ function signingInput (card: Uint8Array): Uint8Array {
   return Buffer.concat([SIGNATURE_CONTEXT, card])
 }
 
-export function encodeCard (local: LocalKeys, addrs: Multiaddr[], relays: Uint8Array[] = [], timestamp = Date.now()): string {
+export function encodeCard (local: LocalKeys, addrs: Multiaddr[], relays: Multiaddr[] = [], timestamp = Date.now()): string {
   const card = Card.encode({
     version: CARD_VERSION,
     peerId: local.idBytes as Uint8Array<ArrayBuffer>,
     addrs: addrs.slice(0, MAX_CARD_ADDRS).map(a => a.bytes as Uint8Array<ArrayBuffer>),
-    relays: relays.slice(0, MAX_CARD_RELAYS) as Array<Uint8Array<ArrayBuffer>>,
+    relays: relays.slice(0, MAX_CARD_RELAYS).map(a => a.bytes as Uint8Array<ArrayBuffer>),
     timestamp: BigInt(timestamp)
   })
   const signature = new Uint8Array(sign(null, signingInput(card), local.ed25519Private))
@@ -64,11 +65,14 @@ export function decodeCard (text: string): ContactCard {
   if (peerId == null || keys == null) throw new InvalidCardError('contact card does not name a valid Ed25519 peer id')
   if (!verify(null, signingInput(signed.card), keys.ed25519, signed.signature)) throw new InvalidCardError('contact card signature does not verify')
   let addrs: Multiaddr[]
+  let relays: Multiaddr[]
   try {
     // A copy: multiaddr 13 reads a short port field past its end when given a view into a larger buffer.
     addrs = card.addrs.map(bytes => multiaddr(Uint8Array.from(bytes)))
+    relays = card.relays.map(bytes => multiaddr(Uint8Array.from(bytes)))
   } catch (err: any) {
     throw new InvalidCardError(`contact card has an invalid address: ${err.message}`)
   }
-  return { peerId, addrs, relays: card.relays, timestamp: Number(card.timestamp) }
+  if (relays.some(r => r.getComponents().at(-1)?.name !== 'p2p')) throw new InvalidCardError('a relay address in a contact card must end in /p2p/<relay peer id>')
+  return { peerId, addrs, relays, timestamp: Number(card.timestamp) }
 }

@@ -43,6 +43,10 @@ export class ContactBook {
     return this.byPeer.has(peerId)
   }
 
+  byPeerId (peerId: string): ContactRecord | undefined {
+    return this.byPeer.get(peerId)
+  }
+
   /** Adds a contact from its card, or refreshes the card of an existing contact of that name. */
   async add (name: string, card: string): Promise<ContactRecord> {
     if (!CONTACT_NAME.test(name)) throw new ContactError('a contact name is 1-64 letters, digits, ".", "_" or "-"')
@@ -60,6 +64,7 @@ export class ContactBook {
       peerId: peer,
       card: card.trim(),
       addrs: parsed.addrs.map(a => a.toString()),
+      relays: parsed.relays.map(a => a.toString()),
       addedAt: sameName?.addedAt ?? Date.now()
     }
     await this.store.putContact(record)

@@ -19,6 +19,9 @@ const REASON_NAMES = new Map<number, RejectReason>(
   Object.entries(REJECT_REASON_CODES).filter(([name]) => name !== 'unknown').map(([name, code]) => [code, name as RejectReason])
 )
 
+/** Relay addresses a body may carry: a card's limit. */
+const MAX_BODY_RELAYS = 16
+
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 
 /** Bytes an envelope occupies on the wire, without encoding it again. */
@@ -175,11 +178,10 @@ export class DirectMessagesService implements DirectMessages, Startable {
     const rejected: Array<{ id: Uint8Array, reason: RejectReason }> = []
     for (const env of batch.envelopes) {
       try {
-        if (envelopeSize(env) > MAX_ENVELOPE_BYTES) throw new EnvelopeRejectedError('too-large')
-        const opened = open(keys, env)
-        if (!opened.sender.equals(remote)) throw new EnvelopeRejectedError('sender-mismatch', 'envelope sealed by a peer other than the one delivering it')
-        checkBody(opened.body)
-        accepted.push({ id: env.id, sender: opened.sender, body: opened.body })
+        const message = openIncoming(keys, env)
+        // Direct delivery is by the sender itself; mail relayed by others comes over the mailbox protocol.
+        if (!message.sender.equals(remote)) throw new EnvelopeRejectedError('sender-mismatch', 'envelope sealed by a peer other than the one delivering it')
+        accepted.push(message)
       } catch (err: any) {
         const reason: RejectReason = err instanceof EnvelopeRejectedError ? err.reason as RejectReason : 'malformed'
         this.log('rejected envelope %s from %p: %s (%s)', hex(env.id), remote, reason, err.message)
@@ -305,16 +307,28 @@ export class DirectMessagesService implements DirectMessages, Startable {
   }
 }
 
+/**
+ * Opens an envelope addressed to `keys` and checks its body: the receiving half of the protocol
+ * shared by direct delivery and mail fetched from a relay. Throws EnvelopeRejectedError.
+ */
+export function openIncoming (keys: LocalKeys, env: Envelope): IncomingMessage {
+  if (envelopeSize(env) > MAX_ENVELOPE_BYTES) throw new EnvelopeRejectedError('too-large')
+  const opened = open(keys, env)
+  checkBody(opened.body)
+  return { id: env.id, sender: opened.sender, body: opened.body }
+}
+
 /** Rules on the decrypted body that the envelope layer does not know. */
 function checkBody (body: Body): void {
   if (body.kind === BODY_KIND.TEXT) {
     if (Buffer.byteLength(body.text) > MAX_TEXT_BYTES) throw new EnvelopeRejectedError('too-large', 'text exceeds the size cap')
     if (body.text.length === 0) throw new EnvelopeRejectedError('malformed', 'empty text')
-  } else if (body.kind === BODY_KIND.READ_RECEIPT) {
+  } else if (body.kind === BODY_KIND.READ_RECEIPT || body.kind === BODY_KIND.DELIVERY_RECEIPT) {
     if (body.refs.length === 0 || body.refs.length > MAX_RECEIPT_REFS || body.refs.some(r => r.byteLength !== MESSAGE_ID_LENGTH)) {
-      throw new EnvelopeRejectedError('malformed', 'read receipt refs are malformed')
+      throw new EnvelopeRejectedError('malformed', 'receipt refs are malformed')
     }
   } else {
     throw new EnvelopeRejectedError('unsupported-kind', `unknown body kind ${body.kind}`)
   }
+  if (body.relays.length > MAX_BODY_RELAYS) throw new EnvelopeRejectedError('malformed', 'too many relays in the body')
 }

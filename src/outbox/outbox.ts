@@ -22,13 +22,27 @@ import type { Logger } from '@libp2p/interface'
 /** Leave room in a frame for the protobuf framing around the envelopes. */
 const FRAME_BUDGET = MAX_FRAME_BYTES - 4096
 
+/** What happened when messages were left at an offline recipient's relays. */
+export interface DepositReport {
+  /** Message id -> relays (peer ids) that now hold it. */
+  stored: Map<string, string[]>
+  /** Message id -> "relay: reason" for each relay that did not take it. */
+  refused: Map<string, string[]>
+}
+
 export interface OutboxInit {
   store: Store
   dm: DirectMessages
   log: Logger
   /** Seals a record for its recipient. */
   seal(record: OutboxRecord): Envelope
-  /** Called after a record changed state and the change is stored. */
+  /**
+   * After direct delivery failed: leave the messages at the recipient's relays. A message stored
+   * at one relay or more leaves the schedule (state 'sent', `storedAt` set) until the
+   * recipient's receipt comes back.
+   */
+  fallback?(peer: string, items: Array<{ record: OutboxRecord, envelope: Envelope }>): Promise<DepositReport>
+  /** Called after a record changed (state, or a failed attempt's error) and the change is stored. */
   onChange(record: OutboxRecord): void
   /** @default RETRY_MIN_MS */
   retryMin?: number
@@ -219,13 +233,44 @@ export class Outbox {
       queue.notBefore = Date.now() + Math.round(queue.backoff * (0.8 + Math.random() * 0.4))
     }
     this.init.log('delivery of %d message(s) to %s failed (%s); retrying in %d ms', batch.length, peer, err.message, queue.notBefore - Date.now())
+    let report: DepositReport = { stored: new Map(), refused: new Map() }
+    if (this.running && this.init.fallback != null) {
+      try {
+        report = await this.init.fallback(peer, batch.map(i => ({ record: i.record, envelope: i.envelope as Envelope })))
+      } catch (e: any) {
+        this.init.log('leaving messages for %s at its relays failed: %s', peer, e.message)
+      }
+    }
+    const parked: OutboxRecord[] = []
     for (const item of batch) {
       item.inflight = false
-      item.record.state = 'queued'
       item.record.attempts++
-      item.record.lastError = err.message
-      item.record.nextAttemptAt = queue.notBefore
+      const relays = report.stored.get(item.record.id)
+      const refusals = report.refused.get(item.record.id)
+      if (relays != null && relays.length > 0 && queue.items.get(item.record.id) === item) {
+        // Held by relays now: off the schedule until the recipient's receipt (or a restart) comes.
+        item.record.state = 'sent'
+        item.record.storedAt = [...new Set([...(item.record.storedAt ?? []), ...relays])]
+        item.record.lastError = refusals == null ? undefined : `direct: ${err.message}; refused by ${refusals.join(', ')}`
+        queue.items.delete(item.record.id)
+        parked.push(item.record)
+      } else {
+        item.record.state = 'queued'
+        item.record.lastError = refusals == null ? err.message : `direct: ${err.message}; relays: ${refusals.join(', ')}`
+        item.record.nextAttemptAt = queue.notBefore
+      }
     }
-    if (this.running) await this.init.store.updateOutgoing(batch.map(i => i.record))
+    if (!this.running) return
+    await this.init.store.updateOutgoing(batch.map(i => i.record), { durable: parked.length > 0 })
+    for (const item of batch) this.init.onChange(item.record)
+  }
+
+  /** Scheduled records' states by id: they are fresher in memory than in the store. */
+  liveStates (): Map<string, OutboxRecord['state']> {
+    const states = new Map<string, OutboxRecord['state']>()
+    for (const queue of this.peers.values()) {
+      for (const [id, item] of queue.items) states.set(id, item.inflight ? 'sent' : 'queued')
+    }
+    return states
   }
 }

@@ -11,7 +11,7 @@ import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DataDirLockedError } from '../errors.js'
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
-import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState } from './types.js'
+import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, RelayRecord } from './types.js'
 
 export type Durability = 'fsync' | 'os'
 
@@ -44,6 +44,9 @@ export class Store {
   private readonly seen: Sub<number>
   private readonly contacts: Sub<ContactRecord>
   private readonly meta: Sub<any>
+  private readonly relays: Sub<RelayRecord>
+  /** Relays learned from peers' messages: peer id -> relay multiaddrs. */
+  private readonly peerRelays: Sub<string[]>
   private nextSeq = 1
 
   constructor (db: Db, location: string | undefined, durability: Durability) {
@@ -56,6 +59,8 @@ export class Store {
     this.seen = db.sublevel<string, number>('seen', { valueEncoding: 'json' }) as any
     this.contacts = db.sublevel<string, ContactRecord>('contacts', { valueEncoding: 'json' }) as any
     this.meta = db.sublevel<string, any>('meta', { valueEncoding: 'json' }) as any
+    this.relays = db.sublevel<string, RelayRecord>('relays', { valueEncoding: 'json' }) as any
+    this.peerRelays = db.sublevel<string, string[]>('peer-relays', { valueEncoding: 'json' }) as any
   }
 
   /** Opens the LevelDB at `path`, failing with DataDirLockedError if another process holds it. */
@@ -88,6 +93,16 @@ export class Store {
     for await (const key of this.inbox.keys({ reverse: true, limit: 1 })) {
       this.nextSeq = Number(key) + 1
     }
+  }
+
+  /** The database itself, for parts of the node that keep their own sublevels (a relay's mailboxes). */
+  get database (): Db {
+    return this.db
+  }
+
+  /** Whether writes that make promises are synced (durability 'fsync'). */
+  get syncs (): boolean {
+    return this.durable.sync
   }
 
   async close (): Promise<void> {
@@ -140,11 +155,14 @@ export class Store {
     return options.limit != null ? out.slice(Math.max(out.length - options.limit, 0)) : out
   }
 
-  /** Text messages by state (read receipts, which are messages too, are not counted). */
-  async countOutgoingByState (): Promise<Record<OutboxState, number>> {
+  /**
+   * Text messages by state (receipts, which are messages too, are not counted). `live` overrides
+   * the stored state of records the scheduler holds in memory.
+   */
+  async countOutgoingByState (live: Map<string, OutboxState> = new Map()): Promise<Record<OutboxState, number>> {
     const counts: Record<OutboxState, number> = { queued: 0, sent: 0, delivered: 0, read: 0, failed: 0 }
     for await (const record of this.outbox.values()) {
-      if (record.kind === 'text') counts[record.state]++
+      if (record.kind === 'text') counts[live.get(record.id) ?? record.state]++
     }
     return counts
   }
@@ -221,6 +239,30 @@ export class Store {
     const out: ContactRecord[] = []
     for await (const record of this.contacts.values()) out.push(record)
     return out
+  }
+
+  // --- relays -------------------------------------------------------------
+
+  async putRelay (record: RelayRecord): Promise<void> {
+    await this.relays.put(record.peerId, record, this.durable)
+  }
+
+  async deleteRelay (peerId: string): Promise<void> {
+    await this.relays.del(peerId, this.durable)
+  }
+
+  async listRelays (): Promise<RelayRecord[]> {
+    const out: RelayRecord[] = []
+    for await (const record of this.relays.values()) out.push(record)
+    return out
+  }
+
+  async getPeerRelays (peerId: string): Promise<string[]> {
+    return await this.peerRelays.get(peerId) ?? []
+  }
+
+  async putPeerRelays (peerId: string, relays: string[]): Promise<void> {
+    await this.peerRelays.put(peerId, relays)
   }
 
   // --- misc ---------------------------------------------------------------

@@ -1,7 +1,7 @@
 /** Records kept in the store. Field names are part of the control API's JSON (docs/cli.md). */
 
 export type OutboxState = 'queued' | 'sent' | 'delivered' | 'read' | 'failed'
-export type OutboxKind = 'text' | 'read-receipt'
+export type OutboxKind = 'text' | 'read-receipt' | 'delivery-receipt'
 
 export interface OutboxRecord {
   /** Message id: 32 hex characters. */
@@ -21,6 +21,8 @@ export interface OutboxRecord {
   lastError?: string
   deliveredAt?: number
   readAt?: number
+  /** Relays (peer ids) holding the sealed message for an offline recipient. */
+  storedAt?: string[]
 }
 
 export interface InboxRecord {
@@ -45,5 +47,16 @@ export interface ContactRecord {
   /** The card as pasted, so it can be shown and re-checked. */
   card: string
   addrs: string[]
+  /** The contact's home relays from its card: multiaddrs ending in /p2p/<relay>. */
+  relays: string[]
+  addedAt: number
+}
+
+/** A relay this node uses as a home relay: it holds mail for this node while it is offline. */
+export interface RelayRecord {
+  peerId: string
+  /** Multiaddrs ending in /p2p/<relay>. */
+  addrs: string[]
+  card: string
   addedAt: number
 }

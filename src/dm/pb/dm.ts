@@ -347,6 +347,7 @@ export interface Body {
   timestamp: bigint
   text: string
   refs: Uint8Array<ArrayBuffer>[]
+  relays: Uint8Array<ArrayBuffer>[]
 }
 
 export namespace Body {
@@ -381,6 +382,13 @@ export namespace Body {
           }
         }
 
+        if (obj.relays != null && obj.relays.length > 0) {
+          for (const value of obj.relays) {
+            w.uint32(42)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -389,7 +397,8 @@ export namespace Body {
           kind: 0,
           timestamp: 0n,
           text: '',
-          refs: []
+          refs: [],
+          relays: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -418,6 +427,14 @@ export namespace Body {
               obj.refs.push(reader.bytes())
               break
             }
+            case 5: {
+              if (opts.limits?.relays != null && obj.relays.length === opts.limits.relays) {
+                throw new MaxLengthError('Decode error - repeated field "relays" had too many elements')
+              }
+
+              obj.relays.push(reader.bytes())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -428,7 +445,8 @@ export namespace Body {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          refs: 0
+          refs: 0,
+          relays: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -473,6 +491,21 @@ export namespace Body {
 
               break
             }
+            case 5: {
+              if (opts.limits?.relays != null && obj.relays === opts.limits.relays) {
+                throw new MaxLengthError('Streaming decode error - repeated field "relays" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.relays[]`,
+                index: obj.relays,
+                value: reader.bytes()
+              }
+
+              obj.relays++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -506,6 +539,12 @@ export namespace Body {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface BodyRelaysFieldEvent {
+    field: '$.relays[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Body>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Body.codec())
   }
@@ -514,7 +553,7 @@ export namespace Body {
     return decodeMessage(buf, Body.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Body>): Generator<BodyKindFieldEvent | BodyTimestampFieldEvent | BodyTextFieldEvent | BodyRefsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Body>): Generator<BodyKindFieldEvent | BodyTimestampFieldEvent | BodyTextFieldEvent | BodyRefsFieldEvent | BodyRelaysFieldEvent> {
     return streamMessage(buf, Body.codec(), opts)
   }
 }

@@ -1,0 +1,168 @@
+/**
+ * This node's home relays: the always-on nodes that hold its mail while it is offline. The node
+ * stays connected to them, names them in its contact card and in every message it seals, and
+ * drains its mailbox from each one when it connects and whenever a relay says mail is waiting.
+ *
+ * Draining is crash-safe in this order: open and persist the messages, queue a delivery receipt
+ * for each sender, and only then delete them at the relay. A crash in between fetches the same
+ * mail again, and the inbox drops it as a duplicate.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { Envelope } from '../dm/pb/dm.js'
+import { decodeCard } from '../contacts/card.js'
+import { ContactError } from '../errors.js'
+import { DEFAULT_FETCH_LIMIT } from './constants.js'
+import type { MailboxClient } from './index.js'
+import type { IncomingMessage } from '../dm/index.js'
+import type { Store } from '../store/store.js'
+import type { RelayRecord } from '../store/types.js'
+import type { Libp2p, Logger, PeerId } from '@libp2p/interface'
+
+/** peerStore tag that makes libp2p keep (and restore) the connection to a home relay. */
+const KEEP_ALIVE_TAG = 'keep-alive-pigeon-home-relay'
+/** Pages fetched in one drain before yielding to other work; the next notify or connect resumes. */
+const MAX_PAGES_PER_DRAIN = 1000
+
+export interface HomeRelaysInit {
+  store: Store
+  libp2p: Libp2p
+  mailbox: MailboxClient
+  self: PeerId
+  log: Logger
+  /** Opens and checks an envelope addressed to this node (throws EnvelopeRejectedError). */
+  open(envelope: Envelope): IncomingMessage
+  /** Persists opened messages from one sender (the same path as direct delivery). */
+  persist(messages: IncomingMessage[], from: PeerId): Promise<void>
+  /** Durably queues a delivery receipt to `sender` for these text message ids. */
+  receipt(sender: PeerId, ids: string[]): Promise<void>
+}
+
+export class HomeRelays {
+  private readonly init: HomeRelaysInit
+  private readonly relays = new Map<string, RelayRecord>()
+  /** Drains in progress per relay, and whether another was asked for meanwhile. */
+  private readonly draining = new Map<string, { again: boolean }>()
+  private running = false
+
+  constructor (init: HomeRelaysInit) {
+    this.init = init
+  }
+
+  async load (): Promise<void> {
+    for (const record of await this.init.store.listRelays()) this.relays.set(record.peerId, record)
+  }
+
+  list (): RelayRecord[] {
+    return [...this.relays.values()].sort((a, b) => a.addedAt - b.addedAt)
+  }
+
+  isHome (peer: PeerId): boolean {
+    return this.relays.has(peer.toString())
+  }
+
+  /** Relay addresses for this node's card and messages: each ends in /p2p/<relay>. */
+  addresses (): Multiaddr[] {
+    return this.list().flatMap(r => r.addrs.map(a => multiaddr(a)))
+  }
+
+  async add (card: string): Promise<RelayRecord> {
+    const parsed = decodeCard(card)
+    if (parsed.peerId.equals(this.init.self)) throw new ContactError('a node cannot be its own home relay')
+    const peer = parsed.peerId.toString()
+    const addrs = parsed.addrs.map(a => a.encapsulate(`/p2p/${peer}`).toString())
+    if (addrs.length === 0) throw new ContactError('that relay card has no addresses')
+    const record: RelayRecord = { peerId: peer, addrs, card: card.trim(), addedAt: this.relays.get(peer)?.addedAt ?? Date.now() }
+    await this.init.store.putRelay(record)
+    this.relays.set(peer, record)
+    if (this.running) await this.connect(record)
+    return record
+  }
+
+  async remove (peerId: string): Promise<RelayRecord> {
+    const record = this.relays.get(peerId)
+    if (record == null) throw new ContactError(`${peerId} is not a home relay`)
+    await this.init.store.deleteRelay(peerId)
+    this.relays.delete(peerId)
+    await this.init.libp2p.peerStore.merge(peerIdFromString(peerId), { tags: { [KEEP_ALIVE_TAG]: undefined } })
+    return record
+  }
+
+  async start (): Promise<void> {
+    this.running = true
+    for (const record of this.relays.values()) await this.connect(record)
+  }
+
+  stop (): void {
+    this.running = false
+  }
+
+  /** Called when any peer connects: a home relay gets drained. */
+  connected (peer: PeerId): void {
+    if (this.isHome(peer)) this.drain(peer)
+  }
+
+  /** Fetches, stores and clears this node's mail at `relay`; overlapping calls coalesce. */
+  drain (relay: PeerId): void {
+    if (!this.running) return
+    const key = relay.toString()
+    const current = this.draining.get(key)
+    if (current != null) {
+      current.again = true
+      return
+    }
+    const state = { again: false }
+    this.draining.set(key, state)
+    void (async () => {
+      try {
+        do {
+          state.again = false
+          await this.drainOnce(relay)
+        } while (state.again && this.running)
+      } catch (err: any) {
+        this.init.log('draining mailbox at %p failed: %s', relay, err.message)
+      } finally {
+        this.draining.delete(key)
+      }
+    })()
+  }
+
+  private async connect (record: RelayRecord): Promise<void> {
+    const peer = peerIdFromString(record.peerId)
+    await this.init.libp2p.peerStore.merge(peer, {
+      multiaddrs: record.addrs.map(a => multiaddr(a)),
+      tags: { [KEEP_ALIVE_TAG]: { value: 100 } }
+    })
+    // Best effort: the keep-alive tag makes libp2p retry, and peer:connect triggers the drain.
+    this.init.libp2p.dial(peer, { signal: AbortSignal.timeout(10_000) }).catch(err => {
+      this.init.log('home relay %p not reachable: %s', peer, err.message)
+    })
+  }
+
+  private async drainOnce (relay: PeerId): Promise<void> {
+    let cursor: Uint8Array = new Uint8Array(0)
+    for (let page = 0; page < MAX_PAGES_PER_DRAIN && this.running; page++) {
+      const { mail, next } = await this.init.mailbox.fetch(relay, cursor, DEFAULT_FETCH_LIMIT)
+      if (mail.length === 0) return
+      cursor = next
+      const bySender = new Map<string, { peer: PeerId, messages: IncomingMessage[] }>()
+      for (const item of mail) {
+        try {
+          const message = this.init.open(Envelope.decode(item.envelope))
+          const entry = bySender.get(message.sender.toString()) ?? { peer: message.sender, messages: [] }
+          entry.messages.push(message)
+          bySender.set(message.sender.toString(), entry)
+        } catch (err: any) {
+          // Anyone can deposit junk addressed to us; it is dropped so it cannot fill the mailbox.
+          this.init.log('dropping unreadable mail %s at %p: %s', item.id, relay, err.message)
+        }
+      }
+      for (const { peer, messages } of bySender.values()) {
+        await this.init.persist(messages, peer)
+        const texts = messages.filter(m => m.body.kind === 0).map(m => Buffer.from(m.id).toString('hex'))
+        if (texts.length > 0) await this.init.receipt(peer, texts)
+      }
+      await this.init.mailbox.delete(relay, mail.map(m => m.id))
+    }
+  }
+}

@@ -1,0 +1,289 @@
+import { pbStream, RateLimiter } from '@libp2p/utils'
+import { Request, Response, type DepositResult } from './pb/mailbox.js'
+import { Envelope } from '../dm/pb/dm.js'
+import { FRAME_OPTIONS } from '../dm/framing.js'
+import { peerIdFromBytes } from '../crypto/keys.js'
+import { ProtocolViolationError } from '../errors.js'
+import { MAX_ENVELOPE_BYTES, MESSAGE_ID_LENGTH } from '../constants.js'
+import {
+  MAILBOX_PROTOCOL, REQUEST_TYPE, DEPOSIT_RESULT, DEPOSIT_REFUSALS, MAX_MAILBOX_FRAME_BYTES, MAX_MAILBOX_BATCH,
+  DEFAULT_FETCH_LIMIT, DEFAULT_QUOTA_MESSAGES, DEFAULT_QUOTA_BYTES, DEFAULT_DEPOSIT_RATE_PER_MINUTE, DEFAULT_TTL_MS,
+  DEFAULT_SWEEP_INTERVAL_MS, MAILBOX_TIMEOUT_MS, MAILBOX_MAX_INBOUND_STREAMS
+} from './constants.js'
+import type { DepositOutcome, FetchedMail, MailboxClient, MailboxComponents, MailboxInit } from './index.js'
+import type { MailboxStore } from './mailbox-store.js'
+import type { AbortOptions, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+const STREAM_OPTIONS = { ...FRAME_OPTIONS, maxDataLength: MAX_MAILBOX_FRAME_BYTES }
+/** Room left in a fetched page for the Response framing around the envelopes. */
+const PAGE_BUDGET = MAX_MAILBOX_FRAME_BYTES - 64 * 1024
+
+function cursorBytes (seq: number): Uint8Array<ArrayBuffer> {
+  const buf = Buffer.alloc(8)
+  buf.writeBigUInt64BE(BigInt(seq))
+  return new Uint8Array(buf)
+}
+
+function cursorSeq (bytes: Uint8Array): number {
+  if (bytes.byteLength === 0) return 0
+  if (bytes.byteLength !== 8) throw new ProtocolViolationError('a cursor is 8 bytes')
+  return Number(Buffer.from(bytes).readBigUInt64BE())
+}
+
+interface Relay {
+  store: MailboxStore
+  serve: 'open' | Set<string>
+  quotaMessages: number
+  quotaBytes: number
+  maxEnvelopeBytes: number
+  ttl: number
+  sweepInterval: number
+  limiter: RateLimiter
+  sweeper?: ReturnType<typeof setInterval>
+}
+
+/** Counters a relay operator (and `pigeon status`) reads. */
+export interface RelayStats {
+  deposited: number
+  refused: Record<string, number>
+  fetched: number
+  deleted: number
+  expired: number
+}
+
+export class MailboxService implements MailboxClient, Startable {
+  private readonly components: MailboxComponents
+  private readonly init: MailboxInit
+  private readonly log: Logger
+  private readonly relay?: Relay
+  private started = false
+  readonly stats: RelayStats = { deposited: 0, refused: {}, fetched: 0, deleted: 0, expired: 0 }
+
+  constructor (components: MailboxComponents, init: MailboxInit) {
+    this.components = components
+    this.init = init
+    this.log = components.logger.forComponent('pigeon:mailbox')
+    if (init.relay != null) {
+      const r = init.relay
+      this.relay = {
+        store: r.store,
+        serve: r.serve == null || r.serve === 'open' ? 'open' : new Set(r.serve),
+        quotaMessages: r.quotaMessages ?? DEFAULT_QUOTA_MESSAGES,
+        quotaBytes: r.quotaBytes ?? DEFAULT_QUOTA_BYTES,
+        maxEnvelopeBytes: Math.min(r.maxEnvelopeBytes ?? MAX_ENVELOPE_BYTES, MAX_ENVELOPE_BYTES),
+        ttl: r.ttl ?? DEFAULT_TTL_MS,
+        sweepInterval: r.sweepInterval ?? DEFAULT_SWEEP_INTERVAL_MS,
+        limiter: new RateLimiter({ points: r.depositRatePerMinute ?? DEFAULT_DEPOSIT_RATE_PER_MINUTE, duration: 60 })
+      }
+    }
+    this.handleStream = this.handleStream.bind(this)
+  }
+
+  readonly [Symbol.toStringTag] = 'pigeon:mailbox'
+
+  get isRelay (): boolean {
+    return this.relay != null
+  }
+
+  /** Mail held for others (zeros when not a relay). */
+  totals (): { messages: number, bytes: number, recipients: number } {
+    return this.relay?.store.totals() ?? { messages: 0, bytes: 0, recipients: 0 }
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    await this.components.registrar.handle(MAILBOX_PROTOCOL, this.handleStream, { maxInboundStreams: MAILBOX_MAX_INBOUND_STREAMS })
+    const relay = this.relay
+    if (relay != null) {
+      await this.sweep()
+      relay.sweeper = setInterval(() => { void this.sweep() }, relay.sweepInterval)
+      relay.sweeper.unref()
+    }
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    clearInterval(this.relay?.sweeper)
+    await this.components.registrar.unhandle(MAILBOX_PROTOCOL)
+  }
+
+  /** Removes expired mail now; returns how many envelopes went. */
+  async sweep (now = Date.now()): Promise<number> {
+    if (this.relay == null) return 0
+    try {
+      const n = await this.relay.store.sweep(now - this.relay.ttl)
+      this.stats.expired += n
+      if (n > 0) this.log('swept %d expired envelope(s)', n)
+      return n
+    } catch (err: any) {
+      this.log.error('sweep failed: %s', err.message)
+      return 0
+    }
+  }
+
+  // --- serving --------------------------------------------------------------
+
+  private async handleStream (stream: Stream, connection: Connection): Promise<void> {
+    const remote = connection.remotePeer
+    const pb = pbStream(stream, STREAM_OPTIONS)
+    try {
+      while (true) {
+        let request: Request
+        try {
+          request = await pb.read(Request, { signal: AbortSignal.timeout(MAILBOX_TIMEOUT_MS), limits: { envelopes: MAX_MAILBOX_BATCH, ids: MAX_MAILBOX_BATCH } })
+        } catch (err: any) {
+          if (err.name === 'UnexpectedEOFError' && stream.remoteWriteStatus !== 'writable') {
+            await stream.close()
+            return
+          }
+          throw err
+        }
+        const response = await this.answer(remote, request)
+        await pb.write(response, Response, { signal: AbortSignal.timeout(MAILBOX_TIMEOUT_MS) })
+      }
+    } catch (err: any) {
+      this.log('mailbox stream from %p failed: %s', remote, err.message)
+      stream.abort(err)
+    }
+  }
+
+  private async answer (remote: PeerId, request: Request): Promise<Response> {
+    const ok: Response = { status: 0, reason: 0, message: '', results: [], envelopes: [], nextCursor: new Uint8Array(0), deleted: 0 }
+    if (request.type === REQUEST_TYPE.NOTIFY) {
+      if (this.init.isHomeRelay?.(remote) === true) this.init.onNotify?.(remote)
+      return ok
+    }
+    const relay = this.relay
+    if (relay == null) return { ...ok, status: 1, reason: DEPOSIT_RESULT.NOT_SERVED, message: 'this node is not a relay' }
+    switch (request.type) {
+      case REQUEST_TYPE.DEPOSIT:
+        return { ...ok, results: await this.deposited(relay, remote, request.envelopes) }
+      case REQUEST_TYPE.FETCH: {
+        // The mailbox is the caller's own: Noise proved who it is.
+        const limit = Math.min(request.limit === 0 ? DEFAULT_FETCH_LIMIT : request.limit, MAX_MAILBOX_BATCH)
+        const page = await relay.store.page(remote.toString(), cursorSeq(request.cursor), limit, PAGE_BUDGET)
+        this.stats.fetched += page.length
+        return {
+          ...ok,
+          envelopes: page.map(m => ({ envelope: m.envelope as Uint8Array<ArrayBuffer>, id: new Uint8Array(Buffer.from(m.id, 'hex')), storedAt: BigInt(m.storedAt) })),
+          nextCursor: page.length > 0 ? cursorBytes(page[page.length - 1].seq) : new Uint8Array(0)
+        }
+      }
+      case REQUEST_TYPE.DELETE: {
+        const deleted = await relay.store.delete(remote.toString(), request.ids.filter(id => id.byteLength === MESSAGE_ID_LENGTH).map(hex))
+        this.stats.deleted += deleted
+        return { ...ok, deleted }
+      }
+      default:
+        throw new ProtocolViolationError(`unknown mailbox request type ${request.type}`)
+    }
+  }
+
+  private async deposited (relay: Relay, from: PeerId, envelopes: Uint8Array[]): Promise<DepositResult[]> {
+    const results: DepositResult[] = []
+    const accepted: Array<{ recipient: string, id: string, envelope: Uint8Array, result: DepositResult }> = []
+    let limited = false
+    try {
+      relay.limiter.consume(from.toString(), envelopes.length)
+    } catch (err: any) {
+      if (err.name !== 'RateLimitError') throw err
+      limited = true
+    }
+    const pending = new Map<string, { messages: number, bytes: number }>()
+    for (const bytes of envelopes) {
+      let env: Envelope | undefined
+      try {
+        env = Envelope.decode(bytes)
+      } catch {}
+      const recipientId = env == null ? undefined : peerIdFromBytes(env.recipient)
+      const result: DepositResult = { id: env?.id ?? new Uint8Array(0), reason: DEPOSIT_RESULT.STORED }
+      results.push(result)
+      if (env == null || recipientId == null || env.id.byteLength !== MESSAGE_ID_LENGTH) { result.reason = DEPOSIT_RESULT.MALFORMED; continue }
+      if (limited) { result.reason = DEPOSIT_RESULT.RATE_LIMITED; continue }
+      if (bytes.byteLength > relay.maxEnvelopeBytes) { result.reason = DEPOSIT_RESULT.TOO_LARGE; continue }
+      const recipient = recipientId.toString()
+      if (relay.serve !== 'open' && !relay.serve.has(recipient)) { result.reason = DEPOSIT_RESULT.NOT_SERVED; continue }
+      const used = relay.store.usageOf(recipient)
+      const adding = pending.get(recipient) ?? { messages: 0, bytes: 0 }
+      if (used.messages + adding.messages + 1 > relay.quotaMessages || used.bytes + adding.bytes + bytes.byteLength > relay.quotaBytes) {
+        result.reason = DEPOSIT_RESULT.QUOTA_EXCEEDED
+        continue
+      }
+      adding.messages++
+      adding.bytes += bytes.byteLength
+      pending.set(recipient, adding)
+      accepted.push({ recipient, id: hex(env.id), envelope: bytes, result })
+    }
+    // A second deposit of an envelope already held is acknowledged as stored, and stored once.
+    const fresh: typeof accepted = []
+    const byRecipient = new Map<string, typeof accepted>()
+    for (const a of accepted) byRecipient.set(a.recipient, [...(byRecipient.get(a.recipient) ?? []), a])
+    for (const [recipient, items] of byRecipient) {
+      const held = await relay.store.held(recipient, items.map(i => i.id))
+      const seen = new Set<string>()
+      for (const item of items) {
+        if (held.has(item.id) || seen.has(item.id)) continue
+        seen.add(item.id)
+        fresh.push(item)
+      }
+    }
+    await relay.store.put(fresh)
+    this.stats.deposited += fresh.length
+    for (const r of results) {
+      if (r.reason !== DEPOSIT_RESULT.STORED) {
+        const name = DEPOSIT_REFUSALS[r.reason]
+        this.stats.refused[name] = (this.stats.refused[name] ?? 0) + 1
+      }
+    }
+    // Push: a recipient connected to this relay hears at once that mail is waiting.
+    for (const recipient of new Set(fresh.map(f => f.recipient))) this.notify(recipient)
+    return results
+  }
+
+  private notify (recipient: string): void {
+    const peer = this.components.connectionManager.getConnections().find(c => c.remotePeer.toString() === recipient)?.remotePeer
+    if (peer == null) return
+    this.request(peer, { type: REQUEST_TYPE.NOTIFY, envelopes: [], cursor: new Uint8Array(0), limit: 0, ids: [] }, {})
+      .catch(err => { this.log('could not notify %p: %s', peer, err.message) })
+  }
+
+  // --- client ---------------------------------------------------------------
+
+  private async request (peer: PeerId, request: Request, options: AbortOptions): Promise<Response> {
+    const signal = options.signal == null ? AbortSignal.timeout(MAILBOX_TIMEOUT_MS) : AbortSignal.any([options.signal, AbortSignal.timeout(MAILBOX_TIMEOUT_MS)])
+    const stream = await this.components.connectionManager.openStream(peer, MAILBOX_PROTOCOL, { signal, runOnLimitedConnection: true })
+    try {
+      const pb = pbStream(stream, STREAM_OPTIONS)
+      await pb.write(request, Request, { signal })
+      const response = await pb.read(Response, { signal, limits: { results: MAX_MAILBOX_BATCH, envelopes: MAX_MAILBOX_BATCH } })
+      await stream.close({ signal })
+      if (response.status !== 0) throw new ProtocolViolationError(`relay ${peer} refused the request: ${response.message}`)
+      return response
+    } catch (err: any) {
+      stream.abort(err)
+      throw err
+    }
+  }
+
+  async deposit (relay: PeerId, envelopes: Uint8Array[], options: AbortOptions = {}): Promise<DepositOutcome[]> {
+    const response = await this.request(relay, { type: REQUEST_TYPE.DEPOSIT, envelopes: envelopes as Array<Uint8Array<ArrayBuffer>>, cursor: new Uint8Array(0), limit: 0, ids: [] }, options)
+    if (response.results.length !== envelopes.length) throw new ProtocolViolationError(`relay ${relay} answered ${response.results.length} of ${envelopes.length} deposits`)
+    return response.results.map(r => ({ id: hex(r.id), refused: r.reason === 0 ? undefined : DEPOSIT_REFUSALS[r.reason] ?? 'malformed' }))
+  }
+
+  async fetch (relay: PeerId, cursor: Uint8Array, limit: number, options: AbortOptions = {}): Promise<{ mail: FetchedMail[], next: Uint8Array }> {
+    const response = await this.request(relay, { type: REQUEST_TYPE.FETCH, envelopes: [], cursor: cursor as Uint8Array<ArrayBuffer>, limit, ids: [] }, options)
+    return {
+      mail: response.envelopes.map(e => ({ id: hex(e.id), envelope: e.envelope, storedAt: Number(e.storedAt) })),
+      next: response.nextCursor
+    }
+  }
+
+  async delete (relay: PeerId, ids: string[], options: AbortOptions = {}): Promise<number> {
+    const response = await this.request(relay, { type: REQUEST_TYPE.DELETE, envelopes: [], cursor: new Uint8Array(0), limit: 0, ids: ids.map(id => new Uint8Array(Buffer.from(id, 'hex'))) }, options)
+    return response.deleted
+  }
+}

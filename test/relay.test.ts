@@ -1,0 +1,130 @@
+/**
+ * Relays: store-and-forward mailboxes for offline peers, with real nodes and LevelDB on 127.0.0.1.
+ */
+import { describe, it, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { Nodes, nextEvent, tempDir } from './helpers.js'
+import type { InboxRecord, OutboxRecord, PigeonNode, ReceiptEvent } from '../src/index.js'
+
+const DEADLINE = 20_000
+
+describe('relays', () => {
+  const nodes = new Nodes()
+  const dirs: Array<() => Promise<void>> = []
+  after(async () => {
+    await nodes.cleanup()
+    for (const c of dirs) await c()
+  })
+  const dir = async (): Promise<string> => { const t = await tempDir(); dirs.push(t.cleanup); return t.dir }
+
+  /** bob on a data dir with `relays` as home relays, known to alice as a contact; bob then goes offline. */
+  async function offlineBob (alice: PigeonNode, relays: PigeonNode[], bobDir: string): Promise<void> {
+    const bob = await nodes.node({ dataDir: bobDir })
+    for (const relay of relays) await bob.addRelay(relay.card())
+    assert.equal(bob.relays().length, relays.length)
+    await alice.addContact('bob', bob.card())
+    await bob.addContact('alice', alice.card())
+    await bob.stop()
+  }
+
+  it('holds mail for an offline peer and hands it over when it comes back; the sender sees stored, then delivered', async () => {
+    const relay = await nodes.node({ relay: true })
+    const alice = await nodes.node()
+    const bobDir = await dir()
+    await offlineBob(alice, [relay], bobDir)
+
+    const stored = nextEvent<ReceiptEvent>(alice, 'receipt', r => r.state === 'stored', DEADLINE)
+    const id = await alice.send('bob', 'while you were away')
+    assert.deepEqual((await stored).relays, [relay.peerId.toString()])
+    assert.equal((await alice.message(id)).state, 'sent')
+    assert.equal((await relay.status()).relay?.messages, 1)
+
+    const bob = await nodes.node({ dataDir: bobDir })
+    const arrived = await nextEvent<InboxRecord>(bob, 'message', m => m.id === id, DEADLINE)
+    assert.equal(arrived.text, 'while you were away')
+    const delivered = await alice.waitFor(id, 'delivered', { signal: AbortSignal.timeout(DEADLINE) })
+    assert.equal(delivered.state, 'delivered')
+    assert.deepEqual(delivered.storedAt, [relay.peerId.toString()])
+    assert.equal((await bob.inbox()).length, 1)
+  })
+
+  it('pushes mail at once to a recipient connected to its relay but unreachable directly', async () => {
+    const relay = await nodes.node({ relay: true })
+    const alice = await nodes.node()
+    // bob listens nowhere: like a phone behind NAT, it only dials out.
+    const bob = await nodes.node({ memory: true, listen: [] })
+    const bobConnected = nextEvent(relay.libp2p, 'peer:connect', (p: any) => p.equals(bob.peerId), DEADLINE)
+    await bob.addRelay(relay.card())
+    await bobConnected
+    await bob.addContact('alice', alice.card())
+    await alice.addContact('bob', bob.card())
+    // Already connected and drained: only a push from the relay can bring the next message.
+
+    const arrived = nextEvent<InboxRecord>(bob, 'message', () => true, DEADLINE)
+    const id = await alice.send('bob', 'pushed to you')
+    assert.equal((await arrived).id, id)
+    await alice.waitFor(id, 'delivered', { signal: AbortSignal.timeout(DEADLINE) })
+  })
+
+  it('gives a peer only its own mail', async () => {
+    const relay = await nodes.node({ relay: true })
+    const alice = await nodes.node()
+    const bobDir = await dir()
+    await offlineBob(alice, [relay], bobDir)
+    const stored = nextEvent<ReceiptEvent>(alice, 'receipt', r => r.state === 'stored', DEADLINE)
+    await alice.send('bob', 'for bob only')
+    await stored
+
+    const mallory = await nodes.node({ memory: true })
+    await mallory.libp2p.peerStore.merge(relay.peerId, { multiaddrs: relay.libp2p.getMultiaddrs() })
+    const page = await mallory.libp2p.services.mailbox.fetch(relay.peerId, new Uint8Array(0), 100)
+    assert.deepEqual(page.mail, [])
+    assert.equal(await mallory.libp2p.services.mailbox.delete(relay.peerId, ['00'.repeat(16)]), 0)
+    assert.equal((await relay.status()).relay?.messages, 1, 'bob\'s mail is untouched')
+  })
+
+  it('keeps mailboxes across a relay restart', async () => {
+    const relayDir = await dir()
+    let relay = await nodes.node({ relay: true, dataDir: relayDir })
+    const alice = await nodes.node()
+    const bobDir = await dir()
+    await offlineBob(alice, [relay], bobDir)
+    const stored = nextEvent<ReceiptEvent>(alice, 'receipt', r => r.state === 'stored', DEADLINE)
+    const id = await alice.send('bob', 'survives the relay restarting')
+    await stored
+    await relay.stop()
+    relay = await nodes.node({ relay: true, dataDir: relayDir })
+    assert.equal((await relay.status()).relay?.messages, 1)
+
+    const bob = await nodes.node({ dataDir: bobDir })
+    await nextEvent<InboxRecord>(bob, 'message', m => m.id === id, DEADLINE)
+    await alice.waitFor(id, 'delivered', { signal: AbortSignal.timeout(DEADLINE) })
+  })
+
+  it('enforces quotas and size limits with a reason the sender sees, and sweeps expired mail', async () => {
+    const relay = await nodes.node({ relay: { quotaMessages: 2, maxEnvelopeBytes: 2048, ttl: 60_000 } })
+    const alice = await nodes.node()
+    const bobDir = await dir()
+    await offlineBob(alice, [relay], bobDir)
+
+    for (const text of ['one', 'two']) {
+      const stored = nextEvent<ReceiptEvent>(alice, 'receipt', r => r.state === 'stored', DEADLINE)
+      await alice.send('bob', text)
+      await stored
+    }
+    // Refused deposits stay queued, with the relay's reason in lastError for the CLI and status.
+    const quota = nextEvent<OutboxRecord>(alice, 'outbox', r => r.text === 'three' && r.lastError?.includes('quota-exceeded') === true, DEADLINE)
+    const tooLarge = nextEvent<OutboxRecord>(alice, 'outbox', r => r.text?.startsWith('xxx') === true && r.lastError?.includes('too-large') === true, DEADLINE)
+    await alice.send('bob', 'three')
+    await alice.send('bob', 'x'.repeat(4000))
+    assert.equal((await quota).state, 'queued')
+    assert.equal((await tooLarge).state, 'queued')
+    const refused = (await relay.status()).relay?.refused ?? {}
+    assert.ok((refused['quota-exceeded'] ?? 0) >= 1, JSON.stringify(refused))
+    assert.ok((refused['too-large'] ?? 0) >= 1, JSON.stringify(refused))
+
+    const swept = await relay.libp2p.services.mailbox.sweep(Date.now() + 120_000)
+    assert.equal(swept, 2)
+    assert.equal((await relay.status()).relay?.messages, 0)
+  })
+})
