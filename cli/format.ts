@@ -1,5 +1,5 @@
 /** Human-readable output. Anything a script needs is in --json instead. */
-import type { ContactRecord, InboxRecord, NodeStatus } from '../src/index.js'
+import type { ContactRecord, InboxRecord, NodeStatus, OutboxRecord } from '../src/index.js'
 
 export function time (ms: number): string {
   const d = new Date(ms)
@@ -18,6 +18,12 @@ export function sender (record: InboxRecord, names: Map<string, string>): string
 export function inboxLine (record: InboxRecord, names: Map<string, string>): string {
   const flags = record.request && !names.has(record.from) ? ' (request)' : ''
   return `[${time(record.receivedAt)}] ${sender(record, names)}${flags}: ${record.text}`
+}
+
+export function outboxLine (r: OutboxRecord, names: Map<string, string>): string {
+  const held = r.state === 'sent' && r.storedAt != null && r.storedAt.length > 0 ? ` (held by ${r.storedAt.length} relay${r.storedAt.length === 1 ? '' : 's'})` : ''
+  const problem = (r.state === 'queued' || r.state === 'failed') && r.lastError != null ? `  [${r.lastError}]` : ''
+  return `[${time(r.createdAt)}] to ${names.get(r.to) ?? shortPeer(r.to)}: ${r.text ?? ''}  ${r.id.slice(0, 8)} ${r.state}${held}${problem}`
 }
 
 export function contactLine (c: ContactRecord): string {
@@ -46,6 +52,8 @@ export function statusText (s: NodeStatus): string {
     `outbox     ${o.queued} queued, ${o.sent} sent, ${o.delivered} delivered, ${o.read} read, ${o.failed} failed`,
     `inbox      ${s.inbox.total} messages, ${s.inbox.unread} unread, ${s.inbox.requests} requests`,
     `contacts   ${s.contacts}`,
+    `relays     ${s.relays.length === 0 ? 'none' : `${s.relays.filter(r => r.connected).length} of ${s.relays.length} connected`}`,
+    ...(s.relay != null ? [`mailboxes  ${s.relay.messages} messages, ${bytes(s.relay.bytes)} for ${s.relay.recipients} peers; ${s.relay.deposited} deposited, ${Object.values(s.relay.refused).reduce((a, b) => a + b, 0)} refused since start`] : []),
     `store      ${bytes(s.store.bytes)} (${s.store.durability})${s.store.location != null ? `  ${s.store.location}` : ''}`,
     `listening  ${s.addresses.length > 0 ? s.addresses.join('\n           ') : '(nothing)'}`
   ].join('\n')

@@ -6,12 +6,12 @@
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Command, CommanderError, Option } from 'commander'
-import { ControlClient, VERSION, startDaemon, type ContactRecord, type InboxRecord, type NodeStatus } from '../src/index.js'
+import { ControlClient, VERSION, startDaemon, type ContactRecord, type InboxRecord, type NodeStatus, type OutboxRecord, type RelayRecord } from '../src/index.js'
 import { createIdentity } from '../src/identity/identity.js'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { processAlive } from '../src/control/control-file.js'
 import { CliError, EXIT, report } from './errors.js'
-import { contactLine, inboxLine, statusText } from './format.js'
+import { contactLine, inboxLine, outboxLine, statusText } from './format.js'
 
 interface GlobalOptions { dataDir?: string, json?: boolean, verbose?: boolean }
 
@@ -42,6 +42,30 @@ async function client (): Promise<ControlClient> {
   return await ControlClient.connect(dataDir())
 }
 
+/** A commander parser for a positive whole number, named in its error. */
+function count (flag: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value)
+    if (!Number.isSafeInteger(n) || n <= 0) throw new CliError(`${flag} "${value}" is not a positive whole number`, EXIT.USAGE)
+    return n
+  }
+}
+
+interface StartOptions {
+  listen?: string[]
+  apiHost: string
+  apiPort: string
+  readReceipts: boolean
+  durability: 'fsync' | 'os'
+  relay?: boolean
+  relayAllow?: string[]
+  relayQuotaMessages?: number
+  relayQuotaBytes?: number
+  relayDepositRate?: number
+  relayMaxEnvelope?: number
+  relayTtl?: number
+}
+
 function seconds (value: string): number {
   const n = Number(value)
   if (!Number.isFinite(n) || n <= 0 || n > 600) throw new CliError(`"${value}" is not a number of seconds above 0 and at most 600`, EXIT.USAGE)
@@ -68,16 +92,35 @@ program.command('start')
   .option('--api-port <port>', 'port for the control API (0: chosen by the OS)', '0')
   .option('--no-read-receipts', 'do not tell senders when their messages are read')
   .addOption(new Option('--durability <mode>', 'fsync: survive power loss; os: survive a process crash, faster').choices(['fsync', 'os']).default('fsync'))
-  .action(async (opts: { listen?: string[], apiHost: string, apiPort: string, readReceipts: boolean, durability: 'fsync' | 'os' }) => {
+  .option('--relay', 'also run as a relay: keep mailboxes for offline peers and relay connections for peers behind NAT')
+  .option('--relay-allow <peerId...>', 'serve only these recipients (default: anyone)')
+  .option('--relay-quota-messages <count>', 'envelopes held per recipient', count('--relay-quota-messages'))
+  .option('--relay-quota-bytes <bytes>', 'bytes held per recipient', count('--relay-quota-bytes'))
+  .option('--relay-deposit-rate <count>', 'envelopes one sender may deposit per minute', count('--relay-deposit-rate'))
+  .option('--relay-max-envelope <bytes>', 'largest envelope accepted', count('--relay-max-envelope'))
+  .option('--relay-ttl <days>', 'days unfetched mail is kept', count('--relay-ttl'))
+  .action(async (opts: StartOptions) => {
     const apiPort = Number(opts.apiPort)
     if (!Number.isInteger(apiPort) || apiPort < 0 || apiPort > 65535) throw new CliError(`--api-port "${opts.apiPort}" is not a port number`, EXIT.USAGE)
+    const relayFlags = opts.relayAllow != null || opts.relayQuotaMessages != null || opts.relayQuotaBytes != null || opts.relayDepositRate != null || opts.relayMaxEnvelope != null || opts.relayTtl != null
+    if (relayFlags && opts.relay !== true) throw new CliError('--relay-* options need --relay', EXIT.USAGE)
     const daemon = await startDaemon({
       dataDir: dataDir(),
       listen: opts.listen,
       apiHost: opts.apiHost,
       apiPort,
       readReceipts: opts.readReceipts,
-      durability: opts.durability
+      durability: opts.durability,
+      relay: opts.relay !== true
+        ? false
+        : {
+            serve: opts.relayAllow ?? 'open',
+            quotaMessages: opts.relayQuotaMessages,
+            quotaBytes: opts.relayQuotaBytes,
+            depositRatePerMinute: opts.relayDepositRate,
+            maxEnvelopeBytes: opts.relayMaxEnvelope,
+            ttl: opts.relayTtl == null ? undefined : opts.relayTtl * 24 * 60 * 60 * 1000
+          }
     })
     const { node } = daemon
     let signals = 0
@@ -94,7 +137,7 @@ program.command('start')
     node.addEventListener('message', (evt) => { process.stderr.write(`pigeon: message ${evt.detail.id} from ${evt.detail.from}\n`) })
     node.addEventListener('receipt', (evt) => { process.stderr.write(`pigeon: message ${evt.detail.id} ${evt.detail.state}\n`) })
     out(() => [
-      `pigeon ${VERSION} node ${node.peerId.toString()} running`,
+      `pigeon ${VERSION} ${opts.relay === true ? 'relay' : 'node'} ${node.peerId.toString()} running`,
       `data dir     ${dataDir()}`,
       `listening    ${node.addresses().join('\n             ')}`,
       `control API  ${daemon.apiUrl}`,
@@ -110,6 +153,31 @@ program.command('id')
   .action(async () => {
     const id = await (await client()).request<{ peerId: string, addresses: string[], card: string }>('GET', '/v1/id')
     out(() => [`peer id   ${id.peerId}`, `addresses ${id.addresses.join('\n          ')}`, `card      ${id.card}`].join('\n'), id)
+  })
+
+const relays = program.command('relays').description('manage home relays: always-on nodes that hold your mail while you are offline')
+relays.command('add')
+  .description('use a relay (from its contact card) as a home relay; your card then names it')
+  .argument('<card>', 'the relay\'s contact card (pigeon-card:...)')
+  .action(async (card: string) => {
+    const record = await (await client()).request<RelayRecord>('POST', '/v1/relays', { card })
+    out(`added home relay ${record.peerId}`, record)
+  })
+relays.command('list')
+  .description('list home relays and whether each is connected')
+  .action(async () => {
+    const api = await client()
+    const [list, status] = await Promise.all([api.request<RelayRecord[]>('GET', '/v1/relays'), api.request<NodeStatus>('GET', '/v1/status')])
+    const connected = new Set(status.relays.filter(r => r.connected).map(r => r.peerId))
+    out(() => list.length === 0 ? 'no home relays' : list.map(r => `${r.peerId}\t${connected.has(r.peerId) ? 'connected' : 'not connected'}\t${r.addrs[0] ?? ''}`).join('\n'),
+      list.map(r => ({ ...r, connected: connected.has(r.peerId) })))
+  })
+relays.command('remove')
+  .description('stop using a home relay')
+  .argument('<peerId>')
+  .action(async (peerId: string) => {
+    await (await client()).request('DELETE', `/v1/relays/${encodeURIComponent(peerId)}`)
+    out(`removed home relay ${peerId}`, { removed: peerId })
   })
 
 const contacts = program.command('contacts').description('manage contacts')
@@ -153,8 +221,12 @@ program.command('send')
       const record = await api.request<{ state: string, deliveredAt?: number }>('GET', `/v1/messages/${id}/wait?state=delivered&timeout=${ms}`, undefined, { timeout: ms + 10_000 })
       out(`${id} ${record.state}`, { id, state: record.state, deliveredAt: record.deliveredAt })
     } catch (err: any) {
-      if (err.status === 408) throw new CliError(`message ${id} was not delivered within ${opts.timeout}s; it stays queued and will be retried`, EXIT.TIMEOUT)
-      throw err
+      if (err.status !== 408) throw err
+      const record = await api.request<OutboxRecord>('GET', `/v1/messages/${id}`)
+      const where = record.storedAt != null && record.storedAt.length > 0
+        ? `it is held by ${record.storedAt.length} relay${record.storedAt.length === 1 ? '' : 's'} until the recipient comes online`
+        : `it stays queued and will be retried${record.lastError != null ? ` (last error: ${record.lastError})` : ''}`
+      throw new CliError(`message ${id} was not delivered within ${opts.timeout}s; ${where}`, EXIT.TIMEOUT)
     }
   })
 
@@ -197,6 +269,20 @@ program.command('inbox')
       if (event.event === 'message') await show([event.data as InboxRecord])
     }
     if (!controller.signal.aborted) throw new CliError('the node stopped', EXIT.NOT_RUNNING)
+  })
+
+program.command('outbox')
+  .description('messages you sent, oldest first, with their state and any delivery problem')
+  .option('--to <name>', 'only messages to this contact name or peer id')
+  .option('-n, --limit <count>', 'only the newest this many')
+  .action(async (opts: { to?: string, limit?: string }) => {
+    const api = await client()
+    const query = new URLSearchParams()
+    if (opts.to != null) query.set('to', opts.to)
+    if (opts.limit != null) query.set('limit', opts.limit)
+    const records = await api.request<OutboxRecord[]>('GET', `/v1/messages?${query.toString()}`)
+    const names = new Map((await api.request<ContactRecord[]>('GET', '/v1/contacts')).map(c => [c.peerId, c.name]))
+    out(() => records.length === 0 ? 'nothing sent' : records.map(r => outboxLine(r, names)).join('\n'), records)
   })
 
 program.command('status')

@@ -12,7 +12,8 @@
  */
 export { createNode, PigeonNode } from './node.js'
 export type { PigeonInit, PigeonEvents, ReceiptEvent, ReceiptState, NodeStatus } from './node.js'
-export type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, OutboxKind } from './store/types.js'
+export type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, OutboxKind, RelayRecord } from './store/types.js'
+export type { RelayLimits } from './mailbox/index.js'
 export type { Durability } from './store/store.js'
 export { decodeCard, type ContactCard } from './contacts/card.js'
 export * from './errors.js'

@@ -32,6 +32,8 @@ import { loadOrCreateIdentity } from './identity/identity.js'
 import { Store, type Durability, type InboxQuery } from './store/store.js'
 import { Outbox, type DepositReport } from './outbox/outbox.js'
 import { applyPortMemory, learnPorts, type PortMemory } from './network/stable-ports.js'
+import { relayListener, type RelayListener } from './network/relay-listener.js'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { DEFAULT_LISTEN, DELIVERY_ATTEMPT_TIMEOUT_MS, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
 import { DeliveryFailedError, InvalidMessageError, MessageNotFoundError, NotStartedError, TimeoutError, UnknownRecipientError } from './errors.js'
 import { VERSION } from './version.js'
@@ -42,7 +44,15 @@ import { defaultLogger } from '@libp2p/logger'
 interface NodeServices extends Record<string, unknown> {
   dm: DirectMessages
   mailbox: MailboxService
+  relayListener: RelayListener
 }
+
+/**
+ * Limits on connections a relay carries for peers behind NAT. Direct messages are small and
+ * batched; 1 MiB or 10 minutes per relayed connection is plenty, and a sender whose relayed
+ * connection ran out simply opens another (or leaves the mail in the mailbox).
+ */
+const RELAY_RESERVATIONS = { maxReservations: 1024, defaultDataLimit: BigInt(1 << 20), defaultDurationLimit: 10 * 60_000 }
 
 export interface PigeonInit {
   /**
@@ -179,6 +189,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     this.homeRelays = new HomeRelays({
       store,
       libp2p,
+      listenVia: async (addr) => libp2p.services.relayListener.listenVia(addr),
       mailbox: libp2p.services.mailbox,
       self: libp2p.peerId,
       log: defaultLogger().forComponent('pigeon:home-relays'),
@@ -230,13 +241,15 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         start: false,
         privateKey: key,
         addresses: { listen: await applyPortMemory(configured, remembered) },
-        transports: [tcp(), webSockets()],
+        transports: [tcp(), webSockets(), circuitRelayTransport()],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
         services: {
           identify: identify(),
           ping: ping(),
           dm: directMessages({ inboundRate: init.inboundRate, onMessages: async (messages, from) => node!.received(messages, from) }),
+          relayListener: relayListener(),
+          ...(relayLimits != null ? { circuitRelay: circuitRelayServer({ reservations: RELAY_RESERVATIONS }) } : {}),
           mailbox: mailbox({
             relay: relayLimits == null || mailboxStore == null ? undefined : { ...relayLimits, store: mailboxStore },
             isHomeRelay: (peer) => node?.homeRelays.isHome(peer) ?? false,

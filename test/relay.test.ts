@@ -3,8 +3,13 @@
  */
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { Nodes, nextEvent, tempDir } from './helpers.js'
-import type { InboxRecord, OutboxRecord, PigeonNode, ReceiptEvent } from '../src/index.js'
+import { localKeys, peerKeys } from '../src/crypto/keys.js'
+import { seal } from '../src/crypto/envelope.js'
+import { Body, Envelope } from '../src/dm/pb/dm.js'
+import { decodeCard, type InboxRecord, type OutboxRecord, type PigeonNode, type ReceiptEvent } from '../src/index.js'
 
 const DEADLINE = 20_000
 
@@ -48,22 +53,43 @@ describe('relays', () => {
     assert.equal((await bob.inbox()).length, 1)
   })
 
-  it('pushes mail at once to a recipient connected to its relay but unreachable directly', async () => {
+  it('pushes a deposit at once to a recipient connected to its relay', async () => {
     const relay = await nodes.node({ relay: true })
-    const alice = await nodes.node()
-    // bob listens nowhere: like a phone behind NAT, it only dials out.
     const bob = await nodes.node({ memory: true, listen: [] })
     const bobConnected = nextEvent(relay.libp2p, 'peer:connect', (p: any) => p.equals(bob.peerId), DEADLINE)
     await bob.addRelay(relay.card())
     await bobConnected
-    await bob.addContact('alice', alice.card())
-    await alice.addContact('bob', bob.card())
-    // Already connected and drained: only a push from the relay can bring the next message.
+    // A sender that deposits straight into the mailbox: after this, only the relay's NOTIFY
+    // can make bob look again.
+    const key = await generateKeyPair('Ed25519')
+    const sender = await nodes.node({ memory: true, privateKey: key })
+    await sender.libp2p.peerStore.merge(relay.peerId, { multiaddrs: relay.libp2p.getMultiaddrs() })
+    const keys = localKeys(key, sender.peerId)
+    const recipient = peerKeys(bob.peerId)
+    assert.ok(recipient != null)
+    const id = new Uint8Array(randomBytes(16))
+    const body = Body.encode({ kind: 0, timestamp: BigInt(Date.now()), text: 'pushed to you', refs: [], relays: [] })
+    const arrived = nextEvent<InboxRecord>(bob, 'message', m => m.text === 'pushed to you', DEADLINE)
+    const [outcome] = await sender.libp2p.services.mailbox.deposit(relay.peerId, [Envelope.encode(seal(keys, recipient, id, body))])
+    assert.equal(outcome.refused, undefined)
+    assert.equal((await arrived).id, Buffer.from(id).toString('hex'))
+  })
 
-    const arrived = nextEvent<InboxRecord>(bob, 'message', () => true, DEADLINE)
-    const id = await alice.send('bob', 'pushed to you')
-    assert.equal((await arrived).id, id)
-    await alice.waitFor(id, 'delivered', { signal: AbortSignal.timeout(DEADLINE) })
+  it('makes a peer that cannot be dialled reachable through its relay (circuit addresses in its card)', async () => {
+    const relay = await nodes.node({ relay: true })
+    const alice = await nodes.node()
+    const bob = await nodes.node({ memory: true, listen: [] })
+    const reserved = nextEvent(bob.libp2p, 'self:peer:update', () => bob.addresses().some(a => a.includes('/p2p-circuit')), DEADLINE)
+    await bob.addRelay(relay.card())
+    await reserved
+    const card = decodeCard(bob.card())
+    assert.ok(card.addrs.some(a => a.toString().includes(`/p2p/${relay.peerId.toString()}/p2p-circuit`)), card.addrs.join(' '))
+
+    await alice.addContact('bob', bob.card())
+    const id = await alice.send('bob', 'through the relay, not into its mailbox')
+    const delivered = await alice.waitFor(id, 'delivered', { signal: AbortSignal.timeout(DEADLINE) })
+    assert.equal(delivered.storedAt, undefined, 'delivered directly over the relayed connection, never deposited')
+    assert.equal((await bob.inbox())[0].text, 'through the relay, not into its mailbox')
   })
 
   it('gives a peer only its own mail', async () => {

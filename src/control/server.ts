@@ -131,6 +131,17 @@ export class ControlServer {
       return { removed: name }
     })
 
+    this.route('GET', '/v1/relays', async () => node.relays())
+    this.route('POST', '/v1/relays', async (req, _url, _p, res) => {
+      const body = await readJson(req)
+      res.statusCode = 201
+      return await node.addRelay(requireString(body.card, 'card'))
+    })
+    this.route('DELETE', '/v1/relays/:peer', async (_req, _url, [peer]) => {
+      await node.removeRelay(peer)
+      return { removed: peer }
+    })
+
     this.route('POST', '/v1/messages', async (req, _url, _p, res) => {
       const body = await readJson(req)
       const id = await node.send(requireString(body.to, 'to'), requireString(body.text, 'text'))

@@ -87,7 +87,9 @@ export class DirectMessagesService implements DirectMessages, Startable {
     this.keys = localKeys(this.components.privateKey as Ed25519PrivateKey, this.components.peerId)
     await this.components.registrar.handle(DM_PROTOCOL, this.handleStream, {
       maxInboundStreams: this.maxInboundStreams,
-      maxOutboundStreams: this.maxOutboundStreams
+      maxOutboundStreams: this.maxOutboundStreams,
+      // Peers behind NAT are reached through a relay, over a limited (relayed) connection.
+      runOnLimitedConnection: true
     })
     this.started = true
   }
@@ -282,7 +284,7 @@ export class DirectMessagesService implements DirectMessages, Startable {
   }
 
   private async openSession (peer: PeerId, options: AbortOptions): Promise<Session> {
-    const stream = await this.components.connectionManager.openStream(peer, DM_PROTOCOL, options)
+    const stream = await this.components.connectionManager.openStream(peer, DM_PROTOCOL, { ...options, runOnLimitedConnection: true })
     const session: Session = { stream, pb: pbStream(stream, FRAME_OPTIONS), pending: [], writes: Promise.resolve() }
     stream.addEventListener('close', () => { this.failSession(peer, session, new Error('stream closed')) }, { once: true })
     this.sessions.set(peer.toString(), session)

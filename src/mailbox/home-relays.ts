@@ -32,6 +32,8 @@ export interface HomeRelaysInit {
   log: Logger
   /** Opens and checks an envelope addressed to this node (throws EnvelopeRejectedError). */
   open(envelope: Envelope): IncomingMessage
+  /** Reserves a slot on a relay (circuit relay v2) so peers can reach this node through it. */
+  listenVia(relayAddr: string): Promise<void>
   /** Persists opened messages from one sender (the same path as direct delivery). */
   persist(messages: IncomingMessage[], from: PeerId): Promise<void>
   /** Durably queues a delivery receipt to `sender` for these text message ids. */
@@ -134,9 +136,12 @@ export class HomeRelays {
       tags: { [KEEP_ALIVE_TAG]: { value: 100 } }
     })
     // Best effort: the keep-alive tag makes libp2p retry, and peer:connect triggers the drain.
-    this.init.libp2p.dial(peer, { signal: AbortSignal.timeout(10_000) }).catch(err => {
-      this.init.log('home relay %p not reachable: %s', peer, err.message)
-    })
+    this.init.libp2p.dial(peer, { signal: AbortSignal.timeout(10_000) })
+      .then(async () => {
+        // Reachable through the relay too, for a node that cannot be dialled directly.
+        for (const addr of record.addrs) await this.init.listenVia(addr)
+      })
+      .catch(err => { this.init.log('home relay %p not reachable: %s', peer, err.message) })
   }
 
   private async drainOnce (relay: PeerId): Promise<void> {

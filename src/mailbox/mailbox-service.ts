@@ -93,7 +93,7 @@ export class MailboxService implements MailboxClient, Startable {
 
   async start (): Promise<void> {
     if (this.started) return
-    await this.components.registrar.handle(MAILBOX_PROTOCOL, this.handleStream, { maxInboundStreams: MAILBOX_MAX_INBOUND_STREAMS })
+    await this.components.registrar.handle(MAILBOX_PROTOCOL, this.handleStream, { maxInboundStreams: MAILBOX_MAX_INBOUND_STREAMS, runOnLimitedConnection: true })
     const relay = this.relay
     if (relay != null) {
       await this.sweep()
