@@ -249,7 +249,9 @@ export class Outbox {
       const refusals = report.refused.get(item.record.id)
       if (relays != null && relays.length > 0 && queue.items.get(item.record.id) === item) {
         // Held by relays now: off the schedule until the recipient's receipt (or a restart) comes.
-        item.record.state = 'sent'
+        // Nothing acknowledges a receipt, so one handed to the relays is done.
+        item.record.state = item.record.kind === 'text' ? 'sent' : 'delivered'
+        if (item.record.kind !== 'text') item.record.deliveredAt = Date.now()
         item.record.storedAt = [...new Set([...(item.record.storedAt ?? []), ...relays])]
         item.record.lastError = refusals == null ? undefined : `direct: ${err.message}; refused by ${refusals.join(', ')}`
         queue.items.delete(item.record.id)
