@@ -132,7 +132,7 @@ export interface PigeonEvents {
   message: CustomEvent<InboxRecord>
   /** A message this node sent changed state: stored at relays, delivered, read or failed. */
   receipt: CustomEvent<ReceiptEvent>
-  /** Any change to a sent message's record, failed attempts (with lastError) included. */
+  /** Any change to an outbox record (messages and receipts), failed attempts (with lastError) included. */
   outbox: CustomEvent<OutboxRecord>
 }
 
@@ -427,9 +427,9 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   }
 
   private receiptChanged (record: OutboxRecord): void {
+    this.safeDispatchEvent<OutboxRecord>('outbox', { detail: { ...record } })
     if (record.kind !== 'text') return
     for (const waiter of this.waiters.get(record.id) ?? []) waiter(record)
-    this.safeDispatchEvent<OutboxRecord>('outbox', { detail: { ...record } })
     if (record.state === 'sent' && record.storedAt != null) {
       this.safeDispatchEvent<ReceiptEvent>('receipt', { detail: { id: record.id, to: record.to, state: 'stored', at: Date.now(), relays: record.storedAt } })
       return

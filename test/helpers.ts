@@ -17,7 +17,8 @@ export class Nodes {
   private readonly started: PigeonNode[] = []
   private readonly dirs: Array<() => Promise<void>> = []
 
-  async node (init: Partial<PigeonInit> = {}): Promise<PigeonNode> {
+  /** A node that is created (and cleaned up) but not started, to attach listeners first. */
+  async createOnly (init: Partial<PigeonInit> = {}): Promise<PigeonNode> {
     let dataDir = init.dataDir
     if (dataDir == null && init.memory !== true) {
       const tmp = await tempDir()
@@ -25,8 +26,13 @@ export class Nodes {
       dataDir = tmp.dir
     }
     const node = await createNode({ listen: TCP, durability: 'os', retryMin: 100, retryMax: 1000, ...init, dataDir })
-    await node.start()
     this.started.push(node)
+    return node
+  }
+
+  async node (init: Partial<PigeonInit> = {}): Promise<PigeonNode> {
+    const node = await this.createOnly(init)
+    await node.start()
     return node
   }
 

@@ -53,6 +53,35 @@ describe('relays', () => {
     assert.equal((await bob.inbox()).length, 1)
   })
 
+  it('returns the delivery receipt through the sender\'s own relay when the sender is offline too', async () => {
+    const aliceRelay = await nodes.node({ relay: true })
+    const bobRelay = await nodes.node({ relay: true })
+    const aliceDir = await dir()
+    const bobDir = await dir()
+    let alice = await nodes.node({ dataDir: aliceDir })
+    await alice.addRelay(aliceRelay.card())
+    await offlineBob(alice, [bobRelay], bobDir)
+
+    const stored = nextEvent<ReceiptEvent>(alice, 'receipt', r => r.state === 'stored', DEADLINE)
+    const id = await alice.send('bob', 'reply when you can')
+    await stored
+    await alice.stop()
+
+    // bob comes back while alice is away: his receipt can only go to alice's relay, named in
+    // her card (and inside her message).
+    const bob = await nodes.createOnly({ dataDir: bobDir })
+    const arrived = nextEvent<InboxRecord>(bob, 'message', m => m.id === id, DEADLINE)
+    const parked = nextEvent<OutboxRecord>(bob, 'outbox', r => r.kind === 'delivery-receipt' && r.storedAt?.includes(aliceRelay.peerId.toString()) === true, DEADLINE)
+    await bob.start()
+    await arrived
+    assert.deepEqual((await parked).refs, [id])
+    assert.equal((await aliceRelay.status()).relay?.messages, 1)
+
+    alice = await nodes.node({ dataDir: aliceDir })
+    const delivered = await alice.waitFor(id, 'delivered', { signal: AbortSignal.timeout(DEADLINE) })
+    assert.equal(delivered.state, 'delivered')
+  })
+
   it('pushes a deposit at once to a recipient connected to its relay', async () => {
     const relay = await nodes.node({ relay: true })
     const bob = await nodes.node({ memory: true, listen: [] })
