@@ -61,8 +61,6 @@ export class DirectMessagesService implements DirectMessages, Startable {
   private readonly sessions = new Map<string, Session>()
   /** Streams being opened, so concurrent deliveries to one peer share one. */
   private readonly opening = new Map<string, Promise<Session>>()
-  /** Serialises persistence so two streams from one peer cannot both store one id. */
-  private persistChain: Promise<unknown> = Promise.resolve()
   private keys?: LocalKeys
   private started = false
   /** Envelopes per peer per second; excess is delayed (backpressure), never dropped. */
@@ -134,11 +132,7 @@ export class DirectMessagesService implements DirectMessages, Startable {
         }
         await this.throttle(remote, batch.envelopes.length)
         const { accepted, rejected } = this.openBatch(keys, remote, batch)
-        if (accepted.length > 0) {
-          const persisted = this.persistChain.then(async () => this.init.onMessages(accepted, remote))
-          this.persistChain = persisted.catch(() => {})
-          await persisted
-        }
+        if (accepted.length > 0) await this.init.onMessages(accepted, remote)
         const ids = accepted.map(m => m.id)
         const timestamp = BigInt(Date.now())
         await pb.write({

@@ -48,6 +48,7 @@ export class Store {
   /** Relays learned from peers' messages: peer id -> relay multiaddrs. */
   private readonly peerRelays: Sub<string[]>
   private nextSeq = 1
+  private incomingChain: Promise<unknown> = Promise.resolve()
 
   constructor (db: Db, location: string | undefined, durability: Durability) {
     this.db = db
@@ -171,9 +172,16 @@ export class Store {
 
   /**
    * Stores the messages not seen before and returns them with their seq; duplicates (same
-   * sender and id, already held) are skipped. Callers serialise calls (see DirectMessages).
+   * sender and id, already held) are skipped. Calls run one at a time: the duplicate check and
+   * the write must not interleave (a message can arrive directly and from a relay at once).
    */
   async addIncoming (messages: Array<Omit<InboxRecord, 'seq'>>): Promise<InboxRecord[]> {
+    const run = this.incomingChain.then(async () => this.addIncomingNow(messages))
+    this.incomingChain = run.catch(() => {})
+    return await run
+  }
+
+  private async addIncomingNow (messages: Array<Omit<InboxRecord, 'seq'>>): Promise<InboxRecord[]> {
     if (messages.length === 0) return []
     const keys = messages.map(m => `${m.from}/${m.id}`)
     const existing = await this.seen.getMany(keys)
