@@ -1,57 +1,140 @@
 /**
  * `npm run demo`: two pigeon nodes in temp dirs, one over TCP and one over WebSockets, have a
- * short conversation; every message shows its receipts as they arrive.
+ * short conversation; every message shows its receipts as they arrive. Then a relay starts, bob
+ * makes it his home relay and goes offline: alice's next message waits in the relay's mailbox
+ * until bob comes back, and her receipts follow it there and back.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createNode, type PigeonNode, type ReceiptEvent } from 'pigeon'
+import { createNode, type InboxRecord, type PigeonInit, type PigeonNode, type ReceiptEvent } from 'pigeon'
 
 const started = Date.now()
 const t = (): string => `+${((Date.now() - started) / 1000).toFixed(3)}s`.padStart(9)
+const log = (line: string): void => { console.log(`${t()}  ${line}`) }
+
+/** Every wait in the demo gives up after this long. */
+const DEADLINE = 15_000
+
+/** The first `type` event on `target` that `match` accepts; rejects when `signal` fires first. */
+async function nextEvent<T> (target: EventTarget, type: string, match: (detail: T) => boolean, signal: AbortSignal): Promise<T> {
+  const { promise, resolve, reject } = Promise.withResolvers<T>()
+  const listener = (evt: Event): void => {
+    const detail = (evt as CustomEvent<T>).detail
+    if (match(detail)) resolve(detail)
+  }
+  const onAbort = (): void => { reject(new Error(`no ${type} event in time`)) }
+  target.addEventListener(type, listener)
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    if (signal.aborted) onAbort()
+    return await promise
+  } finally {
+    target.removeEventListener(type, listener)
+    signal.removeEventListener('abort', onAbort)
+  }
+}
 
 async function main (): Promise<void> {
-  const dirs = await Promise.all(['alice', 'bob'].map(async name => mkdtemp(join(tmpdir(), `pigeon-demo-${name}-`))))
-  const alice = await createNode({ dataDir: dirs[0], listen: ['/ip4/127.0.0.1/tcp/0'] })
-  const bob = await createNode({ dataDir: dirs[1], listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
-  const names = new Map<PigeonNode, string>([[alice, 'alice'], [bob, 'bob']])
+  const dirs = await Promise.all(['alice', 'bob', 'relay'].map(async name => mkdtemp(join(tmpdir(), `pigeon-demo-${name}-`))))
+  const [aliceDir, bobDir, relayDir] = dirs
+  const nodes: PigeonNode[] = []
+  const names = new Map<PigeonNode, string>()
+  // Messages a relay holds for an offline recipient (from the 'stored' receipts). The sender
+  // leaves them there and does not retry directly, so the recipient gets them from its relay.
+  const atRelay = new Set<string>()
+  const create = async (name: string, init: PigeonInit): Promise<PigeonNode> => {
+    const node = await createNode(init)
+    nodes.push(node)
+    names.set(node, name)
+    return node
+  }
+  /** Prints what a node receives (and reads it, so the sender gets a read receipt) and its receipts. */
+  const show = (node: PigeonNode): void => {
+    node.addEventListener('message', (evt) => {
+      const m = evt.detail
+      if (atRelay.has(m.id)) {
+        // Read below, once the sender has the delivery receipt, so both receipts show in order.
+        log(`${names.get(node)} received "${m.text}" (from his relay's mailbox)`)
+        return
+      }
+      log(`${names.get(node)} received "${m.text}"`)
+      void node.markRead([{ from: m.from, id: m.id }])
+    })
+    node.addEventListener('receipt', (evt: CustomEvent<ReceiptEvent>) => {
+      const r = evt.detail
+      const line = `${names.get(node)}'s message ${r.id.slice(0, 8)} ${r.state}`
+      if (r.state !== 'stored') {
+        log(line)
+        return
+      }
+      atRelay.add(r.id)
+      const to = node.contacts().find(c => c.peerId === r.to)?.name ?? r.to
+      const count = r.relays?.length ?? 0
+      log(`${line} at ${count} relay${count === 1 ? '' : 's'} (${to} is offline)`)
+    })
+  }
+
   try {
+    const alice = await create('alice', { dataDir: aliceDir, listen: ['/ip4/127.0.0.1/tcp/0'] })
+    let bob = await create('bob', { dataDir: bobDir, listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
     await alice.start()
     await bob.start()
-    console.log(`${t()}  alice ${alice.peerId} on ${alice.addresses()[0]}`)
-    console.log(`${t()}  bob   ${bob.peerId} on ${bob.addresses()[0]}`)
+    log(`alice ${alice.peerId} on ${alice.addresses()[0]}`)
+    log(`bob   ${bob.peerId} on ${bob.addresses()[0]}`)
 
     // Contact cards are the copy-paste strings people exchange out of band.
     await alice.addContact('bob', bob.card())
     await bob.addContact('alice', alice.card())
-    console.log(`${t()}  alice and bob exchanged contact cards`)
+    log('alice and bob exchanged contact cards')
+    show(alice)
+    show(bob)
 
-    for (const node of [alice, bob]) {
-      node.addEventListener('message', (evt) => {
-        const m = evt.detail
-        console.log(`${t()}  ${names.get(node)} received "${m.text}"`)
-        // Reading it: the sender sees a read receipt.
-        void node.markRead([{ from: m.from, id: m.id }])
-      })
-      node.addEventListener('receipt', (evt: CustomEvent<ReceiptEvent>) => {
-        console.log(`${t()}  ${names.get(node)}'s message ${evt.detail.id.slice(0, 8)} ${evt.detail.state}`)
-      })
-    }
-
-    const say = async (from: PigeonNode, to: string, text: string): Promise<void> => {
+    const say = async (from: PigeonNode, to: string, text: string): Promise<string> => {
       const id = await from.send(to, text)
-      console.log(`${t()}  ${names.get(from)} sends "${text}" (${id.slice(0, 8)}, queued)`)
-      await from.waitFor(id, 'read', { signal: AbortSignal.timeout(15_000) })
+      log(`${names.get(from)} sends "${text}" (${id.slice(0, 8)}, queued)`)
+      return id
     }
-    await say(alice, 'bob', 'Hi Bob! No servers between us.')
-    await say(bob, 'alice', 'Hi Alice. Sealed for me alone, signed by you.')
-    await say(alice, 'bob', 'And the receipts are signed too.')
+    for (const [from, to, text] of [
+      [alice, 'bob', 'Hi Bob! No servers between us.'],
+      [bob, 'alice', 'Hi Alice. Sealed for me alone, signed by you.'],
+      [alice, 'bob', 'And the receipts are signed too.']
+    ] as const) {
+      const id = await say(from, to, text)
+      await from.waitFor(id, 'read', { signal: AbortSignal.timeout(DEADLINE) })
+    }
+
+    // Offline delivery: a relay holds bob's mail while he is away.
+    const relay = await create('relay', { dataDir: relayDir, listen: ['/ip4/127.0.0.1/tcp/0'], relay: true })
+    await relay.start()
+    log(`relay ${relay.peerId} on ${relay.addresses()[0]}`)
+    await bob.addRelay(relay.card())
+    // bob's card now names his relay; he gives alice the new one.
+    await alice.addContact('bob', bob.card())
+    log('bob made it his home relay and gave alice his new card, which names it')
+
+    await bob.stop()
+    log('bob goes offline')
+    const stored = nextEvent<ReceiptEvent>(alice, 'receipt', r => r.state === 'stored', AbortSignal.timeout(DEADLINE))
+    const id = await say(alice, 'bob', 'Are you there? The relay will keep this for you.')
+    await stored
+
+    // The same identity and store, on a new node: it connects to its relay and drains its mailbox.
+    bob = await create('bob', { dataDir: bobDir, listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+    show(bob)
+    const arrived = nextEvent<InboxRecord>(bob, 'message', m => m.id === id, AbortSignal.timeout(DEADLINE))
+    log('bob comes back online: a new node on the same data dir')
+    await bob.start()
+    const message = await arrived
+    // bob's delivery receipt goes back to alice directly, now that both are online.
+    await alice.waitFor(id, 'delivered', { signal: AbortSignal.timeout(DEADLINE) })
+    await bob.markRead([{ from: message.from, id }])
+    await alice.waitFor(id, 'read', { signal: AbortSignal.timeout(DEADLINE) })
 
     const status = await alice.status()
-    console.log(`${t()}  alice's outbox: ${JSON.stringify(status.outbox)}`)
+    log(`alice's outbox: ${JSON.stringify(status.outbox)}`)
   } finally {
-    await alice.stop()
-    await bob.stop()
+    await Promise.allSettled(nodes.map(async n => n.stop()))
     await Promise.all(dirs.map(async d => rm(d, { recursive: true, force: true })))
   }
 }

@@ -479,6 +479,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     const at = Number(m.body.timestamp)
     const read = m.body.kind === BODY_KIND.READ_RECEIPT
     const changed: OutboxRecord[] = []
+    const skipped: OutboxRecord[] = []
     for (const ref of m.body.refs) {
       const id = Buffer.from(ref).toString('hex')
       const stored = await this.store.getOutgoing(id)
@@ -487,6 +488,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       if (!read && stored.state === 'delivered') continue
       // Prefer the scheduler's copy: it is the one a delivery receipt in flight would update.
       const record = this.outbox.settle(sender, id) ?? stored
+      if (read && stored.state !== 'delivered') skipped.push(record)
       record.state = read ? 'read' : 'delivered'
       if (read) record.readAt = at
       record.deliveredAt ??= at
@@ -494,6 +496,10 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     }
     // Synced: the receipt envelope carrying this is acknowledged once this resolves.
     await this.store.updateOutgoing(changed, { durable: true })
+    // Read implies delivered: a read receipt that overtook the delivery ack still announces both.
+    for (const record of skipped) {
+      this.safeDispatchEvent<ReceiptEvent>('receipt', { detail: { id: record.id, to: record.to, state: 'delivered', at: record.deliveredAt ?? at } })
+    }
     for (const record of changed) this.receiptChanged(record)
   }
 
