@@ -8,10 +8,13 @@ import { join, resolve } from 'node:path'
 import { Command, CommanderError, Option } from 'commander'
 import { ControlClient, VERSION, startDaemon, type ContactRecord, type InboxRecord, type NodeStatus, type OutboxRecord, type RelayRecord } from '../src/index.js'
 import { createIdentity } from '../src/identity/identity.js'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { processAlive } from '../src/control/control-file.js'
 import { CliError, EXIT, report } from './errors.js'
 import { contactLine, inboxLine, outboxLine, statusText } from './format.js'
+
+/** How long a stopped node's process may linger before it exits anyway. */
+const EXIT_GRACE_MS = 2_000
 
 interface GlobalOptions { dataDir?: string, json?: boolean, verbose?: boolean }
 
@@ -61,6 +64,7 @@ interface StartOptions {
   relayAllow?: string[]
   relayQuotaMessages?: number
   relayQuotaBytes?: number
+  relayTotalBytes?: number
   relayDepositRate?: number
   relayMaxEnvelope?: number
   relayTtl?: number
@@ -96,14 +100,22 @@ program.command('start')
   .option('--relay-allow <peerId...>', 'serve only these recipients (default: anyone)')
   .option('--relay-quota-messages <count>', 'envelopes held per recipient', count('--relay-quota-messages'))
   .option('--relay-quota-bytes <bytes>', 'bytes held per recipient', count('--relay-quota-bytes'))
+  .option('--relay-total-bytes <bytes>', 'bytes held for all recipients together', count('--relay-total-bytes'))
   .option('--relay-deposit-rate <count>', 'envelopes one sender may deposit per minute', count('--relay-deposit-rate'))
   .option('--relay-max-envelope <bytes>', 'largest envelope accepted', count('--relay-max-envelope'))
   .option('--relay-ttl <days>', 'days unfetched mail is kept', count('--relay-ttl'))
   .action(async (opts: StartOptions) => {
     const apiPort = Number(opts.apiPort)
     if (!Number.isInteger(apiPort) || apiPort < 0 || apiPort > 65535) throw new CliError(`--api-port "${opts.apiPort}" is not a port number`, EXIT.USAGE)
-    const relayFlags = opts.relayAllow != null || opts.relayQuotaMessages != null || opts.relayQuotaBytes != null || opts.relayDepositRate != null || opts.relayMaxEnvelope != null || opts.relayTtl != null
+    const relayFlags = opts.relayAllow != null || opts.relayQuotaMessages != null || opts.relayQuotaBytes != null || opts.relayTotalBytes != null || opts.relayDepositRate != null || opts.relayMaxEnvelope != null || opts.relayTtl != null
     if (relayFlags && opts.relay !== true) throw new CliError('--relay-* options need --relay', EXIT.USAGE)
+    for (const id of opts.relayAllow ?? []) {
+      try {
+        peerIdFromString(id)
+      } catch {
+        throw new CliError(`--relay-allow "${id}" is not a peer id`, EXIT.USAGE)
+      }
+    }
     const daemon = await startDaemon({
       dataDir: dataDir(),
       listen: opts.listen,
@@ -111,12 +123,14 @@ program.command('start')
       apiPort,
       readReceipts: opts.readReceipts,
       durability: opts.durability,
+      onStopped: ({ apiMs, nodeMs }) => { process.stderr.write(`pigeon: control API closed in ${apiMs} ms, node stopped in ${nodeMs} ms\n`) },
       relay: opts.relay !== true
         ? false
         : {
             serve: opts.relayAllow ?? 'open',
             quotaMessages: opts.relayQuotaMessages,
             quotaBytes: opts.relayQuotaBytes,
+            totalBytes: opts.relayTotalBytes,
             depositRatePerMinute: opts.relayDepositRate,
             maxEnvelopeBytes: opts.relayMaxEnvelope,
             ttl: opts.relayTtl == null ? undefined : opts.relayTtl * 24 * 60 * 60 * 1000
@@ -146,6 +160,12 @@ program.command('start')
     ].join('\n'), { peerId: node.peerId.toString(), dataDir: dataDir(), addresses: node.addresses(), apiUrl: daemon.apiUrl, card: node.card(), pid: process.pid })
     await daemon.stopped
     process.stderr.write('pigeon: stopped\n')
+    // Everything is closed and flushed; a handle still open somewhere (a peer slow to finish its
+    // side of a connection) must not keep a stopped node's process alive.
+    setTimeout(() => {
+      process.stderr.write('pigeon: exiting with handles still open\n')
+      process.exit(process.exitCode ?? EXIT.OK)
+    }, EXIT_GRACE_MS).unref()
   })
 
 program.command('id')
@@ -223,7 +243,7 @@ program.command('send')
     } catch (err: any) {
       if (err.status !== 408) throw err
       const record = await api.request<OutboxRecord>('GET', `/v1/messages/${id}`)
-      const where = record.storedAt != null && record.storedAt.length > 0
+      const where = record.state === 'sent' && record.storedAt != null && record.storedAt.length > 0
         ? `it is held by ${record.storedAt.length} relay${record.storedAt.length === 1 ? '' : 's'} until the recipient comes online`
         : `it stays queued and will be retried${record.lastError != null ? ` (last error: ${record.lastError})` : ''}`
       throw new CliError(`message ${id} was not delivered within ${opts.timeout}s; ${where}`, EXIT.TIMEOUT)

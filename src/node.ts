@@ -153,6 +153,9 @@ export interface NodeStatus {
   relay: (RelayStats & { messages: number, bytes: number, recipients: number }) | null
 }
 
+/** Own addresses put in a card or a message body: a card holds up to 32. */
+const MAX_SELF_ADDRS = 16
+
 /** Store meta key for the remembered listen ports. */
 const PORTS_META_KEY = 'listen-ports'
 
@@ -207,7 +210,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       retryMin: init.retryMin,
       retryMax: init.retryMax,
       seal: (record) => this.seal(record),
-      fallback: async (peer, items) => this.depositAtRelays(peer, items),
+      fallback: async (peer, items, options) => this.depositAtRelays(peer, items, options),
+      prepare: async (peer) => this.knowAddresses(peer),
       onChange: (record) => { this.receiptChanged(record) }
     })
   }
@@ -325,8 +329,12 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
 
   /** This node's signed contact card. */
   card (): string {
-    const addrs = this.libp2p.getMultiaddrs().map(a => a.decapsulateCode(421))
-    return encodeCard(this.keys, addrs, this.homeRelays.addresses())
+    return encodeCard(this.keys, this.cardAddresses(), this.homeRelays.addresses())
+  }
+
+  /** Listen addresses without this node's own /p2p suffix, as cards and messages carry them. */
+  private cardAddresses (): Multiaddr[] {
+    return this.libp2p.getMultiaddrs().slice(0, MAX_SELF_ADDRS).map(a => a.decapsulateCode(421))
   }
 
   // --- sending --------------------------------------------------------------
@@ -373,8 +381,9 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       timestamp: BigInt(record.createdAt),
       text: record.text ?? '',
       refs: (record.refs ?? []).map(r => new Uint8Array(Buffer.from(r, 'hex'))),
-      // Where to answer while this node is offline, for recipients who do not have its card.
-      relays: this.homeRelays.addresses().map(a => a.bytes as Uint8Array<ArrayBuffer>)
+      // Where to answer (directly, or while this node is offline), for recipients without its card.
+      relays: this.homeRelays.addresses().map(a => a.bytes as Uint8Array<ArrayBuffer>),
+      addrs: this.cardAddresses().map(a => a.bytes as Uint8Array<ArrayBuffer>)
     }
     return seal(this.keys, keys, new Uint8Array(Buffer.from(record.id, 'hex')), Body.encode(body))
   }
@@ -503,19 +512,27 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     for (const record of changed) this.receiptChanged(record)
   }
 
-  /** Remembers the home relays a peer names in its messages, to answer it while it is offline. */
+  /**
+   * Remembers where a peer says it is (its home relays and own addresses, from inside its last
+   * message), so this node can answer it while it is offline or when it is not a contact.
+   */
   private async learnRelays (sender: string, messages: IncomingMessage[]): Promise<void> {
-    const latest = messages.at(-1)?.body.relays
-    if (latest == null) return
-    const relays: string[] = []
-    for (const bytes of latest) {
-      try {
-        const addr = multiaddr(Uint8Array.from(bytes))
-        if (addr.getComponents().at(-1)?.name === 'p2p') relays.push(addr.toString())
-      } catch {}
+    const body = messages.at(-1)?.body
+    if (body == null) return
+    const parse = (list: Uint8Array[], needPeer: boolean): string[] => {
+      const out: string[] = []
+      for (const bytes of list) {
+        try {
+          const addr = multiaddr(Uint8Array.from(bytes))
+          if (!needPeer || addr.getComponents().at(-1)?.name === 'p2p') out.push(addr.toString())
+        } catch {}
+      }
+      return out
     }
-    const known = await this.store.getPeerRelays(sender)
-    if (known.join() !== relays.join()) await this.store.putPeerRelays(sender, relays)
+    const info = { relays: parse(body.relays, true), addrs: parse(body.addrs, false) }
+    const known = await this.store.getPeerInfo(sender)
+    if (known.relays.join() !== info.relays.join() || known.addrs.join() !== info.addrs.join()) await this.store.putPeerInfo(sender, info)
+    if (info.addrs.length > 0) await this.libp2p.peerStore.merge(peerIdFromString(sender), { multiaddrs: info.addrs.map(a => multiaddr(a)) })
   }
 
   /** Received messages, oldest first. `from` is a contact name or a peer id. */
@@ -601,10 +618,20 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     return this.homeRelays.list()
   }
 
+  /**
+   * Makes a non-contact's self-reported addresses dialable before a delivery attempt (the
+   * peerStore forgets them across restarts; contacts' addresses are added at start).
+   */
+  private async knowAddresses (peer: string): Promise<void> {
+    if (this.book.isContact(peer)) return
+    const { addrs } = await this.store.getPeerInfo(peer)
+    if (addrs.length > 0) await this.libp2p.peerStore.merge(peerIdFromString(peer), { multiaddrs: addrs.map(a => multiaddr(a)) })
+  }
+
   /** The relays that hold mail for `peer`: from its contact card, else from its last message. */
   private async relaysFor (peer: string): Promise<Map<string, Multiaddr[]>> {
     const addrs = this.book.byPeerId(peer)?.relays ?? []
-    const known = addrs.length > 0 ? addrs : await this.store.getPeerRelays(peer)
+    const known = addrs.length > 0 ? addrs : (await this.store.getPeerInfo(peer)).relays
     const byRelay = new Map<string, Multiaddr[]>()
     for (const text of known) {
       const addr = multiaddr(text)
@@ -619,7 +646,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
    * Leaves messages for an unreachable peer at every one of its relays, so that losing any one
    * relay loses nothing. Returns, per message id, the relays that now hold it and the refusals.
    */
-  private async depositAtRelays (peer: string, items: Array<{ record: OutboxRecord, envelope: Envelope }>): Promise<DepositReport> {
+  private async depositAtRelays (peer: string, items: Array<{ record: OutboxRecord, envelope: Envelope }>, options: { signal: AbortSignal }): Promise<DepositReport> {
     const report: DepositReport = { stored: new Map(), refused: new Map() }
     const relays = await this.relaysFor(peer)
     if (relays.size === 0) return report
@@ -628,7 +655,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       const relayId = peerIdFromString(relay)
       try {
         await this.libp2p.peerStore.merge(relayId, { multiaddrs: addrs })
-        const outcomes = await this.libp2p.services.mailbox.deposit(relayId, bytes, { signal: AbortSignal.timeout(DELIVERY_ATTEMPT_TIMEOUT_MS) })
+        const outcomes = await this.libp2p.services.mailbox.deposit(relayId, bytes, { signal: AbortSignal.any([options.signal, AbortSignal.timeout(DELIVERY_ATTEMPT_TIMEOUT_MS)]) })
         for (const outcome of outcomes) {
           if (outcome.refused == null) report.stored.set(outcome.id, [...(report.stored.get(outcome.id) ?? []), relay])
           else report.refused.set(outcome.id, [...(report.refused.get(outcome.id) ?? []), `${relay}: ${outcome.refused}`])

@@ -19,6 +19,8 @@ export interface DaemonInit extends Omit<PigeonInit, 'memory' | 'dataDir'> {
   apiHost?: string
   /** Port for the control API. @default 0 (chosen by the OS) */
   apiPort?: number
+  /** Told how long each part of the shutdown took, for logs. */
+  onStopped?(timings: { apiMs: number, nodeMs: number }): void
 }
 
 export interface Daemon {
@@ -50,7 +52,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   if (existing != null && existing.pid !== process.pid && processAlive(existing.pid) && await answers(existing)) {
     throw new DataDirLockedError(`a pigeon node (pid ${existing.pid}) is already running with data dir ${init.dataDir}`)
   }
-  const { apiHost, apiPort, ...nodeInit } = init
+  const { apiHost, apiPort, onStopped, ...nodeInit } = init
   const node = await createNode(nodeInit)
   try {
     await node.start()
@@ -63,9 +65,13 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   let stopping: Promise<void> | undefined
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
+      const started = Date.now()
       await server.close().catch(() => {})
+      const apiClosed = Date.now()
       await node.stop()
+      const nodeStopped = Date.now()
       await removeControlFile(init.dataDir)
+      init.onStopped?.({ apiMs: apiClosed - started, nodeMs: nodeStopped - apiClosed })
       markStopped()
     })()
     await stopping

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto'
 import { MAX_API_BODY_BYTES, MAX_API_WAIT_MS } from '../constants.js'
 import type { PigeonNode, ReceiptEvent } from '../node.js'
-import type { InboxRecord } from '../store/types.js'
+import type { InboxRecord, OutboxRecord } from '../store/types.js'
 
 export interface ControlServerInit {
   node: PigeonNode
@@ -181,7 +181,7 @@ export class ControlServer {
   }
 
   /**
-   * Server-sent events: `message` (an inbox record) and `receipt`. With `?inbox-after=SEQ` the
+   * Server-sent events: `message` (an inbox record), `receipt` and `outbox` (any outbox record change). With `?inbox-after=SEQ` the
    * stream first replays inbox records after SEQ, so a client that lists and then follows misses
    * nothing: the listener is attached before the backlog is read.
    */
@@ -207,10 +207,12 @@ export class ControlServer {
       else buffered.push(evt.detail)
     }
     const onReceipt = (evt: CustomEvent<ReceiptEvent>): void => { write('receipt', evt.detail) }
+    const onOutbox = (evt: CustomEvent<OutboxRecord>): void => { write('outbox', evt.detail) }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
     res.write(': pigeon events\n\n')
     node.addEventListener('message', onMessage)
     node.addEventListener('receipt', onReceipt)
+    node.addEventListener('outbox', onOutbox)
     this.streams.add(res)
     const heartbeat = setInterval(() => { res.write(': keep-alive\n\n') }, 15_000)
     try {
@@ -225,6 +227,7 @@ export class ControlServer {
       this.streams.delete(res)
       node.removeEventListener('message', onMessage)
       node.removeEventListener('receipt', onReceipt)
+      node.removeEventListener('outbox', onOutbox)
     }
   }
 

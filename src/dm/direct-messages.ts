@@ -19,7 +19,7 @@ const REASON_NAMES = new Map<number, RejectReason>(
   Object.entries(REJECT_REASON_CODES).filter(([name]) => name !== 'unknown').map(([name, code]) => [code, name as RejectReason])
 )
 
-/** Relay addresses a body may carry: a card's limit. */
+/** Relay addresses, and own addresses, a body may carry. */
 const MAX_BODY_RELAYS = 16
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
@@ -326,5 +326,5 @@ function checkBody (body: Body): void {
   } else {
     throw new EnvelopeRejectedError('unsupported-kind', `unknown body kind ${body.kind}`)
   }
-  if (body.relays.length > MAX_BODY_RELAYS) throw new EnvelopeRejectedError('malformed', 'too many relays in the body')
+  if (body.relays.length > MAX_BODY_RELAYS || body.addrs.length > MAX_BODY_RELAYS) throw new EnvelopeRejectedError('malformed', 'too many addresses in the body')
 }

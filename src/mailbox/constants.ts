@@ -47,6 +47,12 @@ export const DEFAULT_QUOTA_MESSAGES = 10_000
 /** Bytes a relay holds for one recipient by default (10,000 full-size chat messages is ~4 MiB; allow room). */
 export const DEFAULT_QUOTA_BYTES = 64 * 1024 * 1024
 
+/**
+ * Bytes a relay holds for everyone together. Quotas are per recipient and peer ids cost nothing
+ * to make, so without a total an open relay's disk could be filled.
+ */
+export const DEFAULT_TOTAL_BYTES = 1024 * 1024 * 1024
+
 /** Envelopes one depositing peer may leave per minute, across recipients. */
 export const DEFAULT_DEPOSIT_RATE_PER_MINUTE = 6_000
 

@@ -21,6 +21,12 @@ import type { Libp2p, Logger, PeerId } from '@libp2p/interface'
 
 /** peerStore tag that makes libp2p keep (and restore) the connection to a home relay. */
 const KEEP_ALIVE_TAG = 'keep-alive-pigeon-home-relay'
+/**
+ * How often unconnected home relays are redialled. libp2p's keep-alive tag gives up after a few
+ * failed redials, so a relay down for longer (a restart, an outage) would otherwise be lost
+ * until this node restarts.
+ */
+const RECONNECT_INTERVAL_MS = 5_000
 /** Pages fetched in one drain before yielding to other work; the next notify or connect resumes. */
 const MAX_PAGES_PER_DRAIN = 1000
 
@@ -46,6 +52,7 @@ export class HomeRelays {
   /** Drains in progress per relay, and whether another was asked for meanwhile. */
   private readonly draining = new Map<string, { again: boolean }>()
   private running = false
+  private reconnectTimer?: ReturnType<typeof setInterval>
 
   constructor (init: HomeRelaysInit) {
     this.init = init
@@ -93,15 +100,33 @@ export class HomeRelays {
   async start (): Promise<void> {
     this.running = true
     for (const record of this.relays.values()) await this.connect(record)
+    this.reconnectTimer = setInterval(() => { void this.reconnect() }, RECONNECT_INTERVAL_MS)
+    this.reconnectTimer.unref()
   }
 
   stop (): void {
     this.running = false
+    clearInterval(this.reconnectTimer)
   }
 
-  /** Called when any peer connects: a home relay gets drained. */
+  /**
+   * Called when any peer connects. A home relay is (re)reserved on, so peers can reach this
+   * node through it, and drained.
+   */
   connected (peer: PeerId): void {
-    if (this.isHome(peer)) this.drain(peer)
+    const record = this.relays.get(peer.toString())
+    if (record == null) return
+    void (async () => {
+      for (const addr of record.addrs) await this.init.listenVia(addr)
+    })()
+    this.drain(peer)
+  }
+
+  private async reconnect (): Promise<void> {
+    const connected = new Set(this.init.libp2p.getPeers().map(p => p.toString()))
+    for (const record of this.relays.values()) {
+      if (this.running && !connected.has(record.peerId)) await this.connect(record)
+    }
   }
 
   /** Fetches, stores and clears this node's mail at `relay`; overlapping calls coalesce. */
@@ -135,12 +160,8 @@ export class HomeRelays {
       multiaddrs: record.addrs.map(a => multiaddr(a)),
       tags: { [KEEP_ALIVE_TAG]: { value: 100 } }
     })
-    // Best effort: the keep-alive tag makes libp2p retry, and peer:connect triggers the drain.
+    // Best effort: the keep-alive tag and the reconnect loop retry; peer:connect reserves and drains.
     this.init.libp2p.dial(peer, { signal: AbortSignal.timeout(10_000) })
-      .then(async () => {
-        // Reachable through the relay too, for a node that cannot be dialled directly.
-        for (const addr of record.addrs) await this.init.listenVia(addr)
-      })
       .catch(err => { this.init.log('home relay %p not reachable: %s', peer, err.message) })
   }
 

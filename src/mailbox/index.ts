@@ -28,6 +28,8 @@ export interface RelayLimits {
   quotaMessages?: number
   /** Bytes held per recipient. @default DEFAULT_QUOTA_BYTES (64 MiB) */
   quotaBytes?: number
+  /** Bytes held for all recipients together. @default DEFAULT_TOTAL_BYTES (1 GiB) */
+  totalBytes?: number
   /** Envelopes one depositing peer may leave per minute. @default DEFAULT_DEPOSIT_RATE_PER_MINUTE (6000) */
   depositRatePerMinute?: number
   /** Largest envelope accepted, bytes. @default MAX_ENVELOPE_BYTES (40 KiB) */

@@ -7,7 +7,7 @@ import { ProtocolViolationError } from '../errors.js'
 import { MAX_ENVELOPE_BYTES, MESSAGE_ID_LENGTH } from '../constants.js'
 import {
   MAILBOX_PROTOCOL, REQUEST_TYPE, DEPOSIT_RESULT, DEPOSIT_REFUSALS, MAX_MAILBOX_FRAME_BYTES, MAX_MAILBOX_BATCH,
-  DEFAULT_FETCH_LIMIT, DEFAULT_QUOTA_MESSAGES, DEFAULT_QUOTA_BYTES, DEFAULT_DEPOSIT_RATE_PER_MINUTE, DEFAULT_TTL_MS,
+  DEFAULT_FETCH_LIMIT, DEFAULT_QUOTA_MESSAGES, DEFAULT_QUOTA_BYTES, DEFAULT_TOTAL_BYTES, DEFAULT_DEPOSIT_RATE_PER_MINUTE, DEFAULT_TTL_MS,
   DEFAULT_SWEEP_INTERVAL_MS, MAILBOX_TIMEOUT_MS, MAILBOX_MAX_INBOUND_STREAMS
 } from './constants.js'
 import type { DepositOutcome, FetchedMail, MailboxClient, MailboxComponents, MailboxInit } from './index.js'
@@ -36,6 +36,7 @@ interface Relay {
   serve: 'open' | Set<string>
   quotaMessages: number
   quotaBytes: number
+  totalBytes: number
   maxEnvelopeBytes: number
   ttl: number
   sweepInterval: number
@@ -58,6 +59,7 @@ export class MailboxService implements MailboxClient, Startable {
   private readonly log: Logger
   private readonly relay?: Relay
   private started = false
+  private depositChain: Promise<unknown> = Promise.resolve()
   readonly stats: RelayStats = { deposited: 0, refused: {}, fetched: 0, deleted: 0, expired: 0 }
 
   constructor (components: MailboxComponents, init: MailboxInit) {
@@ -71,6 +73,7 @@ export class MailboxService implements MailboxClient, Startable {
         serve: r.serve == null || r.serve === 'open' ? 'open' : new Set(r.serve),
         quotaMessages: r.quotaMessages ?? DEFAULT_QUOTA_MESSAGES,
         quotaBytes: r.quotaBytes ?? DEFAULT_QUOTA_BYTES,
+        totalBytes: r.totalBytes ?? DEFAULT_TOTAL_BYTES,
         maxEnvelopeBytes: Math.min(r.maxEnvelopeBytes ?? MAX_ENVELOPE_BYTES, MAX_ENVELOPE_BYTES),
         ttl: r.ttl ?? DEFAULT_TTL_MS,
         sweepInterval: r.sweepInterval ?? DEFAULT_SWEEP_INTERVAL_MS,
@@ -182,17 +185,17 @@ export class MailboxService implements MailboxClient, Startable {
     }
   }
 
+  /** Deposits run one at a time: quota checks and duplicate checks must see each other's writes. */
   private async deposited (relay: Relay, from: PeerId, envelopes: Uint8Array[]): Promise<DepositResult[]> {
+    const run = this.depositChain.then(async () => this.depositNow(relay, from, envelopes))
+    this.depositChain = run.catch(() => {})
+    return await run
+  }
+
+  private async depositNow (relay: Relay, from: PeerId, envelopes: Uint8Array[]): Promise<DepositResult[]> {
+    // 1. Parse; per-envelope refusals that need no state.
     const results: DepositResult[] = []
-    const accepted: Array<{ recipient: string, id: string, envelope: Uint8Array, result: DepositResult }> = []
-    let limited = false
-    try {
-      relay.limiter.consume(from.toString(), envelopes.length)
-    } catch (err: any) {
-      if (err.name !== 'RateLimitError') throw err
-      limited = true
-    }
-    const pending = new Map<string, { messages: number, bytes: number }>()
+    const candidates: Array<{ recipient: string, id: string, envelope: Uint8Array, result: DepositResult }> = []
     for (const bytes of envelopes) {
       let env: Envelope | undefined
       try {
@@ -202,25 +205,17 @@ export class MailboxService implements MailboxClient, Startable {
       const result: DepositResult = { id: env?.id ?? new Uint8Array(0), reason: DEPOSIT_RESULT.STORED }
       results.push(result)
       if (env == null || recipientId == null || env.id.byteLength !== MESSAGE_ID_LENGTH) { result.reason = DEPOSIT_RESULT.MALFORMED; continue }
-      if (limited) { result.reason = DEPOSIT_RESULT.RATE_LIMITED; continue }
       if (bytes.byteLength > relay.maxEnvelopeBytes) { result.reason = DEPOSIT_RESULT.TOO_LARGE; continue }
       const recipient = recipientId.toString()
       if (relay.serve !== 'open' && !relay.serve.has(recipient)) { result.reason = DEPOSIT_RESULT.NOT_SERVED; continue }
-      const used = relay.store.usageOf(recipient)
-      const adding = pending.get(recipient) ?? { messages: 0, bytes: 0 }
-      if (used.messages + adding.messages + 1 > relay.quotaMessages || used.bytes + adding.bytes + bytes.byteLength > relay.quotaBytes) {
-        result.reason = DEPOSIT_RESULT.QUOTA_EXCEEDED
-        continue
-      }
-      adding.messages++
-      adding.bytes += bytes.byteLength
-      pending.set(recipient, adding)
-      accepted.push({ recipient, id: hex(env.id), envelope: bytes, result })
+      candidates.push({ recipient, id: hex(env.id), envelope: bytes, result })
     }
-    // A second deposit of an envelope already held is acknowledged as stored, and stored once.
-    const fresh: typeof accepted = []
-    const byRecipient = new Map<string, typeof accepted>()
-    for (const a of accepted) byRecipient.set(a.recipient, [...(byRecipient.get(a.recipient) ?? []), a])
+
+    // 2. An envelope already held is answered STORED and costs nothing: a retrying sender must
+    //    hear "stored" even when the mailbox has since filled up.
+    const fresh: typeof candidates = []
+    const byRecipient = new Map<string, typeof candidates>()
+    for (const c of candidates) byRecipient.set(c.recipient, [...(byRecipient.get(c.recipient) ?? []), c])
     for (const [recipient, items] of byRecipient) {
       const held = await relay.store.held(recipient, items.map(i => i.id))
       const seen = new Set<string>()
@@ -230,8 +225,40 @@ export class MailboxService implements MailboxClient, Startable {
         fresh.push(item)
       }
     }
-    await relay.store.put(fresh)
-    this.stats.deposited += fresh.length
+
+    // 3. Rate, per-recipient quota and the relay's total, for what would really be stored.
+    let limited = false
+    if (fresh.length > 0) {
+      try {
+        relay.limiter.consume(from.toString(), fresh.length)
+      } catch (err: any) {
+        if (err.name !== 'RateLimitError') throw err
+        limited = true
+      }
+    }
+    const totals = relay.store.totals()
+    let totalBytes = totals.bytes
+    const adding = new Map<string, { messages: number, bytes: number }>()
+    const stored: typeof fresh = []
+    for (const item of fresh) {
+      if (limited) { item.result.reason = DEPOSIT_RESULT.RATE_LIMITED; continue }
+      const used = relay.store.usageOf(item.recipient)
+      const add = adding.get(item.recipient) ?? { messages: 0, bytes: 0 }
+      const size = item.envelope.byteLength
+      if (used.messages + add.messages + 1 > relay.quotaMessages || used.bytes + add.bytes + size > relay.quotaBytes || totalBytes + size > relay.totalBytes) {
+        item.result.reason = DEPOSIT_RESULT.QUOTA_EXCEEDED
+        continue
+      }
+      add.messages++
+      add.bytes += size
+      totalBytes += size
+      adding.set(item.recipient, add)
+      stored.push(item)
+    }
+
+    // 4. Durable before the answer.
+    await relay.store.put(stored)
+    this.stats.deposited += stored.length
     for (const r of results) {
       if (r.reason !== DEPOSIT_RESULT.STORED) {
         const name = DEPOSIT_REFUSALS[r.reason]
@@ -239,7 +266,7 @@ export class MailboxService implements MailboxClient, Startable {
       }
     }
     // Push: a recipient connected to this relay hears at once that mail is waiting.
-    for (const recipient of new Set(fresh.map(f => f.recipient))) this.notify(recipient)
+    for (const recipient of new Set(stored.map(f => f.recipient))) this.notify(recipient)
     return results
   }
 

@@ -41,7 +41,9 @@ export interface OutboxInit {
    * at one relay or more leaves the schedule (state 'sent', `storedAt` set) until the
    * recipient's receipt comes back.
    */
-  fallback?(peer: string, items: Array<{ record: OutboxRecord, envelope: Envelope }>): Promise<DepositReport>
+  fallback?(peer: string, items: Array<{ record: OutboxRecord, envelope: Envelope }>, options: { signal: AbortSignal }): Promise<DepositReport>
+  /** Called before each attempt to a peer, e.g. to make its addresses dialable. */
+  prepare?(peer: string): Promise<void>
   /** Called after a record changed (state, or a failed attempt's error) and the change is stored. */
   onChange(record: OutboxRecord): void
   /** @default RETRY_MIN_MS */
@@ -61,7 +63,13 @@ interface PeerQueue {
   items: Map<string, Item>
   inflight: number
   backoff: number
+  /** No direct attempt before this (backoff after a failure). */
   notBefore: number
+  /**
+   * The peer is unreachable and its relays took the last batch whole: until the backoff ends,
+   * batches go straight to the relays instead of waiting (or dialling a peer known to be away).
+   */
+  viaRelays: boolean
   timer?: ReturnType<typeof setTimeout>
 }
 
@@ -109,6 +117,7 @@ export class Outbox {
     if (queue == null) return
     queue.backoff = 0
     queue.notBefore = 0
+    queue.viaRelays = false
     clearTimeout(queue.timer)
     this.flush(peer)
   }
@@ -140,7 +149,7 @@ export class Outbox {
   private add (record: OutboxRecord): void {
     let queue = this.peers.get(record.to)
     if (queue == null) {
-      queue = { items: new Map(), inflight: 0, backoff: 0, notBefore: 0 }
+      queue = { items: new Map(), inflight: 0, backoff: 0, notBefore: 0, viaRelays: false }
       this.peers.set(record.to, queue)
     }
     queue.items.set(record.id, { record, inflight: false })
@@ -154,7 +163,7 @@ export class Outbox {
       return
     }
     const wait = queue.notBefore - Date.now()
-    if (wait > 0) {
+    if (wait > 0 && !queue.viaRelays) {
       clearTimeout(queue.timer)
       queue.timer = setTimeout(() => { this.flush(peer) }, wait)
       return
@@ -193,15 +202,22 @@ export class Outbox {
   }
 
   private async sendBatch (peer: string, queue: PeerQueue, batch: Item[]): Promise<void> {
+    if (queue.viaRelays && Date.now() < queue.notBefore) {
+      // Known to be away, and its relays are taking mail: no point dialling it again yet.
+      await this.failed(peer, queue, batch, new Error('peer unreachable'), false)
+      return
+    }
     let result: DeliveryResult
     try {
+      await this.init.prepare?.(peer)
       const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(DELIVERY_ATTEMPT_TIMEOUT_MS)])
       result = await this.init.dm.deliver(peerIdFromString(peer), batch.map(i => i.envelope as Envelope), { signal })
     } catch (err: any) {
-      await this.failed(peer, queue, batch, err)
+      await this.failed(peer, queue, batch, err, true)
       return
     }
     queue.backoff = 0
+    queue.viaRelays = false
     const now = Date.now()
     const byId = new Map(batch.map(i => [i.record.id, i]))
     const changed: OutboxRecord[] = []
@@ -225,9 +241,10 @@ export class Outbox {
     }
   }
 
-  private async failed (peer: string, queue: PeerQueue, batch: Item[], err: Error): Promise<void> {
+  /** After a failed direct attempt (`direct`), or instead of one: leave the batch at the peer's relays. */
+  private async failed (peer: string, queue: PeerQueue, batch: Item[], err: Error, direct: boolean): Promise<void> {
     // Two batches in flight usually fail together: back off once for both.
-    if (Date.now() >= queue.notBefore) {
+    if (direct && Date.now() >= queue.notBefore) {
       queue.backoff = Math.min(Math.max(queue.backoff * 2, this.retryMin), this.retryMax)
       // Jitter spreads retries from many senders after a shared outage.
       queue.notBefore = Date.now() + Math.round(queue.backoff * (0.8 + Math.random() * 0.4))
@@ -236,11 +253,12 @@ export class Outbox {
     let report: DepositReport = { stored: new Map(), refused: new Map() }
     if (this.running && this.init.fallback != null) {
       try {
-        report = await this.init.fallback(peer, batch.map(i => ({ record: i.record, envelope: i.envelope as Envelope })))
+        report = await this.init.fallback(peer, batch.map(i => ({ record: i.record, envelope: i.envelope as Envelope })), { signal: this.shutdown.signal })
       } catch (e: any) {
         this.init.log('leaving messages for %s at its relays failed: %s', peer, e.message)
       }
     }
+    queue.viaRelays = batch.every(item => (report.stored.get(item.record.id)?.length ?? 0) > 0)
     const parked: OutboxRecord[] = []
     for (const item of batch) {
       item.inflight = false

@@ -11,7 +11,7 @@ import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DataDirLockedError } from '../errors.js'
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
-import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, RelayRecord } from './types.js'
+import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, PeerInfo, RelayRecord } from './types.js'
 
 export type Durability = 'fsync' | 'os'
 
@@ -45,8 +45,8 @@ export class Store {
   private readonly contacts: Sub<ContactRecord>
   private readonly meta: Sub<any>
   private readonly relays: Sub<RelayRecord>
-  /** Relays learned from peers' messages: peer id -> relay multiaddrs. */
-  private readonly peerRelays: Sub<string[]>
+  /** Where peers said they are, inside their messages: peer id -> relays and addresses. */
+  private readonly peerInfo: Sub<PeerInfo>
   private nextSeq = 1
   private incomingChain: Promise<unknown> = Promise.resolve()
 
@@ -61,7 +61,7 @@ export class Store {
     this.contacts = db.sublevel<string, ContactRecord>('contacts', { valueEncoding: 'json' }) as any
     this.meta = db.sublevel<string, any>('meta', { valueEncoding: 'json' }) as any
     this.relays = db.sublevel<string, RelayRecord>('relays', { valueEncoding: 'json' }) as any
-    this.peerRelays = db.sublevel<string, string[]>('peer-relays', { valueEncoding: 'json' }) as any
+    this.peerInfo = db.sublevel<string, PeerInfo>('peer-info', { valueEncoding: 'json' }) as any
   }
 
   /** Opens the LevelDB at `path`, failing with DataDirLockedError if another process holds it. */
@@ -265,12 +265,12 @@ export class Store {
     return out
   }
 
-  async getPeerRelays (peerId: string): Promise<string[]> {
-    return await this.peerRelays.get(peerId) ?? []
+  async getPeerInfo (peerId: string): Promise<PeerInfo> {
+    return await this.peerInfo.get(peerId) ?? { relays: [], addrs: [] }
   }
 
-  async putPeerRelays (peerId: string, relays: string[]): Promise<void> {
-    await this.peerRelays.put(peerId, relays)
+  async putPeerInfo (peerId: string, info: PeerInfo): Promise<void> {
+    await this.peerInfo.put(peerId, info)
   }
 
   // --- misc ---------------------------------------------------------------

@@ -60,3 +60,10 @@ export interface RelayRecord {
   card: string
   addedAt: number
 }
+
+/** What a peer said about itself inside its last message: its home relays and its own addresses. */
+export interface PeerInfo {
+  /** Multiaddrs ending in /p2p/<relay>. */
+  relays: string[]
+  addrs: string[]
+}

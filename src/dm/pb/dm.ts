@@ -348,6 +348,7 @@ export interface Body {
   text: string
   refs: Uint8Array<ArrayBuffer>[]
   relays: Uint8Array<ArrayBuffer>[]
+  addrs: Uint8Array<ArrayBuffer>[]
 }
 
 export namespace Body {
@@ -389,6 +390,13 @@ export namespace Body {
           }
         }
 
+        if (obj.addrs != null && obj.addrs.length > 0) {
+          for (const value of obj.addrs) {
+            w.uint32(50)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -398,7 +406,8 @@ export namespace Body {
           timestamp: 0n,
           text: '',
           refs: [],
-          relays: []
+          relays: [],
+          addrs: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -435,6 +444,14 @@ export namespace Body {
               obj.relays.push(reader.bytes())
               break
             }
+            case 6: {
+              if (opts.limits?.addrs != null && obj.addrs.length === opts.limits.addrs) {
+                throw new MaxLengthError('Decode error - repeated field "addrs" had too many elements')
+              }
+
+              obj.addrs.push(reader.bytes())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -446,7 +463,8 @@ export namespace Body {
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
           refs: 0,
-          relays: 0
+          relays: 0,
+          addrs: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -506,6 +524,21 @@ export namespace Body {
 
               break
             }
+            case 6: {
+              if (opts.limits?.addrs != null && obj.addrs === opts.limits.addrs) {
+                throw new MaxLengthError('Streaming decode error - repeated field "addrs" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.addrs[]`,
+                index: obj.addrs,
+                value: reader.bytes()
+              }
+
+              obj.addrs++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -545,6 +578,12 @@ export namespace Body {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface BodyAddrsFieldEvent {
+    field: '$.addrs[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Body>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Body.codec())
   }
@@ -553,7 +592,7 @@ export namespace Body {
     return decodeMessage(buf, Body.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Body>): Generator<BodyKindFieldEvent | BodyTimestampFieldEvent | BodyTextFieldEvent | BodyRefsFieldEvent | BodyRelaysFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Body>): Generator<BodyKindFieldEvent | BodyTimestampFieldEvent | BodyTextFieldEvent | BodyRefsFieldEvent | BodyRelaysFieldEvent | BodyAddrsFieldEvent> {
     return streamMessage(buf, Body.codec(), opts)
   }
 }
