@@ -5,6 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 
 export const PIGEON_BIN = fileURLToPath(new URL('../cli/pigeon.js', import.meta.url))
 
@@ -133,5 +135,98 @@ export class Daemon {
     this.child.kill('SIGTERM')
     const [code] = await exited(this.child, 15_000)
     return code
+  }
+}
+
+/** The control API of the node running with `dataDir`, found through its control file as the CLI finds it. */
+export class ControlApi {
+  private constructor (readonly url: string, readonly token: string) {}
+
+  static async of (dataDir: string): Promise<ControlApi> {
+    const { url, token } = JSON.parse(await readFile(join(dataDir, 'control.json'), 'utf8'))
+    return new ControlApi(url, token)
+  }
+
+  /** One request; `timeout` bounds the whole exchange (a long `wait` route needs more than the default). */
+  async call (method: string, path: string, options: { body?: unknown, timeout?: number } = {}): Promise<{ status: number, json: any }> {
+    const res = await fetch(this.url + path, {
+      method,
+      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+      body: options.body == null ? undefined : JSON.stringify(options.body),
+      signal: AbortSignal.timeout(options.timeout ?? 20_000)
+    })
+    return { status: res.status, json: await res.json() }
+  }
+
+  /** Resolves once the message reaches `state` (through GET /v1/messages/:id/wait); fails after `ms`. */
+  async waitFor (id: string, state: 'delivered' | 'read' = 'delivered', ms = 20_000): Promise<any> {
+    const { status, json } = await this.call('GET', `/v1/messages/${id}/wait?state=${state}&timeout=${ms}`, { timeout: ms + 5_000 })
+    if (status !== 200) throw new Error(`message ${id} did not become ${state}: ${status} ${JSON.stringify(json)}`)
+    return json
+  }
+
+  /**
+   * Subscribes to GET /v1/events (`query` like '?inbox-after=0'); the node is listening once this
+   * resolves. The stream ends at `close()`, or after `lifetime` ms so a forgotten one cannot hang a run.
+   */
+  async events (query = '', lifetime = 60_000): Promise<EventStream> {
+    const controller = new AbortController()
+    const res = await fetch(`${this.url}/v1/events${query}`, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.any([controller.signal, AbortSignal.timeout(lifetime)]) })
+    if (res.status !== 200 || res.body == null) throw new Error(`GET /v1/events answered ${res.status}`)
+    return new EventStream(res.body, controller)
+  }
+}
+
+/** Server-sent events from a node, collected from the moment the stream opened; `next` waits for one a matcher accepts. */
+export class EventStream {
+  private readonly events: Array<{ event: string, data: any }> = []
+  private closed = false
+  private readonly waiters = new Set<() => void>()
+
+  constructor (body: ReadableStream<Uint8Array>, private readonly controller: AbortController) {
+    void this.read(body)
+  }
+
+  private async read (body: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder()
+    let buffer = ''
+    try {
+      for await (const chunk of body) {
+        buffer += decoder.decode(chunk, { stream: true })
+        let end: number
+        while ((end = buffer.indexOf('\n\n')) !== -1) {
+          const block = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message'
+          const data = block.split('\n').filter(l => l.startsWith('data: ')).map(l => l.slice(6))
+          if (data.length > 0) this.events.push({ event, data: JSON.parse(data.join('\n')) })
+        }
+        for (const w of this.waiters) w()
+      }
+    } catch {
+      // Aborted by close(), or the node went away: either way, no more events.
+    } finally {
+      this.closed = true
+      for (const w of this.waiters) w()
+    }
+  }
+
+  /** The first event of type `event` that `match` accepts, from all events seen so far or to come; rejects after `ms`. */
+  async next (event: string, match: (data: any) => boolean = () => true, ms = 20_000): Promise<any> {
+    return await new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = this.events.find(e => e.event === event && match(e.data))
+        if (found != null) { finish(); resolve(found.data); return }
+        if (this.closed) { finish(); reject(new Error(`the event stream closed before the expected ${event} event`)) }
+      }
+      const timer = setTimeout(() => { finish(); reject(new Error(`no matching ${event} event within ${ms} ms`)) }, ms)
+      const finish = (): void => { clearTimeout(timer); this.waiters.delete(check) }
+      this.waiters.add(check)
+      check()
+    })
+  }
+
+  close (): void {
+    this.controller.abort()
   }
 }

@@ -53,6 +53,22 @@ describe('relays', () => {
     assert.equal((await bob.inbox()).length, 1)
   })
 
+  it('sends a backlog for an offline peer straight to its relays, not at the pace of the retry backoff', async () => {
+    const relay = await nodes.node({ relay: true })
+    // A long backoff: without the relay shortcut only the first batches would be stored in time.
+    const alice = await nodes.node({ retryMin: 60_000, retryMax: 60_000 })
+    const bobDir = await dir()
+    await offlineBob(alice, [relay], bobDir)
+    const count = 300
+    let stored = 0
+    const allStored = new Promise<void>(resolve => {
+      alice.addEventListener('receipt', (evt) => { if (evt.detail.state === 'stored' && ++stored === count) resolve() })
+    })
+    for (let i = 0; i < count; i++) await alice.send('bob', `backlog ${i}`)
+    await Promise.race([allStored, new Promise((_resolve, reject) => setTimeout(() => { reject(new Error(`${stored} of ${count} stored in time`)) }, DEADLINE).unref())])
+    assert.equal((await relay.status()).relay?.messages, count)
+  })
+
   it('returns the delivery receipt through the sender\'s own relay when the sender is offline too', async () => {
     const aliceRelay = await nodes.node({ relay: true })
     const bobRelay = await nodes.node({ relay: true })
