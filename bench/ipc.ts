@@ -1,11 +1,14 @@
 /**
  * The parent's handle on one bench worker: a child process hosting one endpoint (pigeon or
- * raw, sender or receiver), driven by request/response messages over the IPC channel. Every
+ * raw, sender or receiver; or one role of the mailbox case: relay, alice, bob or the raw level
+ * baseline), driven by request/response messages over the IPC channel. Every
  * call has a deadline; a worker that dies or hangs fails the call instead of the whole run.
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import type { Durability } from '../src/index.js'
+import type { Durability, RelayLimits } from '../src/index.js'
+import type { LevelBaseline } from './level.js'
+import type { DepositResult, DrainResult, RelayCounts, RetryPolicy } from './mailbox.js'
 
 export type Kind = 'pigeon' | 'raw'
 
@@ -16,6 +19,18 @@ export type Command =
   | { op: 'pingPong', count: number, bytes: number, timeoutMs: number }
   | { op: 'received' }
   | { op: 'stop' }
+  // The mailbox case (mailbox.ts, level.ts): one role per worker.
+  | { op: 'levelBaseline', root: string, durability: Durability, count: number, bytes: number, batch: number, timeoutMs: number }
+  | { op: 'relay', root: string, durability: Durability, limits: RelayLimits }
+  | { op: 'relayCounts' }
+  | { op: 'sender', root: string, durability: Durability, retry: RetryPolicy }
+  | { op: 'addRecipient', card: string }
+  | { op: 'deposit', count: number, bytes: number, timeoutMs: number }
+  | { op: 'armDelivered' }
+  | { op: 'awaitDelivered', timeoutMs: number }
+  | { op: 'recipient', root: string, durability: Durability, relayCard: string }
+  | { op: 'goOffline', senderCard: string }
+  | { op: 'drain', count: number, timeoutMs: number }
 
 export interface Results {
   receive: { address: string }
@@ -24,6 +39,17 @@ export interface Results {
   pingPong: { samples: number[] }
   received: { count: number }
   stop: Record<string, never>
+  levelBaseline: LevelBaseline
+  relay: { card: string }
+  relayCounts: RelayCounts
+  sender: { card: string }
+  addRecipient: Record<string, never>
+  deposit: DepositResult
+  armDelivered: Record<string, never>
+  awaitDelivered: { ms: number }
+  recipient: { card: string }
+  goOffline: Record<string, never>
+  drain: DrainResult
 }
 
 export interface Request { id: number, command: Command }

@@ -1,18 +1,25 @@
 /**
- * `npm run bench`: pigeon direct messages against a bare libp2p stream doing the least an
- * acknowledged messenger can do. One JSON object per line on stdout; progress on stderr.
+ * `npm run bench`: pigeon against baselines that do the least the same job can take. One JSON
+ * object per line on stdout; progress on stderr.
  *
- * Env: BENCH_DM_COUNT (2000), BENCH_LATENCY_COUNT (300), BENCH_WARMUP (50), BENCH_ROUNDS (3).
+ * dm cases: direct messages against a bare libp2p stream doing the least an acknowledged
+ * messenger can do. Each side runs in its own process (topology "two-processes"). Raw and pigeon
+ * alternate round by round, so a neighbour loading the machine skews both rather than one of
+ * them. Throughput is the median over rounds of one burst each; latency pools the rounds' samples.
  *
- * Each side runs in its own process (topology "two-processes"). Raw and pigeon alternate
- * round by round, so a neighbour loading the machine skews both rather than one of them.
- * Throughput is the median over rounds of one burst each; latency pools the rounds' samples.
+ * mailbox case (mailbox-case.ts): mail left at a relay for an offline peer, deposited and then
+ * drained, against raw `level` and the same bare stream.
+ *
+ * Env: BENCH_CASES (dm,mailbox), BENCH_DM_COUNT (2000), BENCH_LATENCY_COUNT (300),
+ * BENCH_WARMUP (50), BENCH_ROUNDS (3), BENCH_MAILBOX_COUNT (20000),
+ * BENCH_MAILBOX_RETRY_MS (0; "default" for pigeon's own retry policy).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { format } from 'node:util'
 import { withPairs } from './pair.js'
+import { emit, envCount, progress } from './output.js'
+import { mailboxCases } from './mailbox-case.js'
 import { median, round, summarize } from './stats.js'
 import type { Durability } from '../src/index.js'
 
@@ -26,29 +33,6 @@ const LATENCY_TARGET = 3
 const RUN_TIMEOUT_MS = 90_000
 /** If something still holds the loop open after all cases, do not hang the terminal. */
 const EXIT_GRACE_MS = 10_000
-
-function envCount (name: string, fallback: number): number {
-  const raw = process.env[name]
-  if (raw == null || raw === '') return fallback
-  const n = Number(raw)
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer, got "${raw}"`)
-  return n
-}
-
-function progress (fmt: string, ...args: unknown[]): void {
-  process.stderr.write(format(`[bench] ${fmt}`, ...args) + '\n')
-}
-
-/** A reader that went away (`| head -1`) must not stop the run before it cleans up. */
-let stdoutOpen = true
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code !== 'EPIPE') throw err
-  stdoutOpen = false
-})
-
-function emit (line: Record<string, unknown>): void {
-  if (stdoutOpen) process.stdout.write(JSON.stringify(line) + '\n')
-}
 
 interface Settings { count: number, warmup: number, rounds: number, root: string }
 
@@ -116,17 +100,48 @@ async function latency (durability: Durability, s: Settings): Promise<void> {
   })
 }
 
+const CASES = ['dm', 'mailbox']
+
+/** BENCH_CASES: a comma-separated subset of CASES; all of them by default. */
+function benchCases (): Set<string> {
+  const raw = process.env.BENCH_CASES
+  if (raw == null || raw === '') return new Set(CASES)
+  const picked = raw.split(',').map(c => c.trim()).filter(c => c !== '')
+  const unknown = picked.filter(c => !CASES.includes(c))
+  if (unknown.length > 0 || picked.length === 0) throw new RangeError(`BENCH_CASES takes a comma-separated list of ${CASES.join(', ')}; got "${raw}"`)
+  return new Set(picked)
+}
+
+/** BENCH_MAILBOX_RETRY_MS: alice's retry delay in the mailbox case, ms, or "default" for pigeon's. */
+function mailboxRetry (): number | 'default' {
+  const raw = process.env.BENCH_MAILBOX_RETRY_MS
+  if (raw == null || raw === '') return 0
+  if (raw === 'default') return raw
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`BENCH_MAILBOX_RETRY_MS must be a whole number of ms or "default", got "${raw}"`)
+  return n
+}
+
 async function main (): Promise<void> {
   const dmCount = envCount('BENCH_DM_COUNT', 2000)
   const latencyCount = envCount('BENCH_LATENCY_COUNT', 300)
   const warmup = envCount('BENCH_WARMUP', 50)
   const rounds = envCount('BENCH_ROUNDS', 3)
+  const mailboxCount = envCount('BENCH_MAILBOX_COUNT', 20_000)
+  const retryMs = mailboxRetry()
+  const cases = benchCases()
   const root = await mkdtemp(join(tmpdir(), 'pigeon-bench-'))
   const started = performance.now()
-  progress('topology %s, %d rounds, data under %s', TOPOLOGY, rounds, root)
+  progress('cases %s, data under %s', [...cases].join(','), root)
   try {
-    for (const durability of DURABILITIES) await throughput(durability, { count: dmCount, warmup, rounds, root })
-    for (const durability of DURABILITIES) await latency(durability, { count: latencyCount, warmup, rounds, root })
+    if (cases.has('dm')) {
+      progress('dm: topology %s, %d rounds', TOPOLOGY, rounds)
+      for (const durability of DURABILITIES) await throughput(durability, { count: dmCount, warmup, rounds, root })
+      for (const durability of DURABILITIES) await latency(durability, { count: latencyCount, warmup, rounds, root })
+    }
+    if (cases.has('mailbox')) {
+      await mailboxCases({ count: mailboxCount, bytes: MESSAGE_BYTES, root, durabilities: DURABILITIES, retryMs })
+    }
   } finally {
     await rm(root, { recursive: true, force: true })
     progress('done in %d s', Math.round((performance.now() - started) / 1000))

@@ -1,12 +1,13 @@
 /**
- * A bench worker: one process, one endpoint. The parent (run.ts) sends commands over IPC;
- * see ipc.ts. Putting each node in its own process keeps sender and receiver from sharing
- * one event loop, as two real peers would not.
+ * A bench worker: one process, one endpoint (or one mailbox-case role). The parent (run.ts)
+ * sends commands over IPC; see ipc.ts. Putting each node in its own process keeps sender and
+ * receiver (and relay) from sharing one event loop, as real peers would not.
  */
 import { startRawReceiver, startRawSender } from './raw.js'
 import { randomTexts } from './text.js'
 import type { Command, Request, Response } from './ipc.js'
 import type { Receiver, Sender } from './endpoint.js'
+import type { BenchRecipient, BenchRelay, BenchSender } from './mailbox.js'
 
 /** After the parent disconnects, exit even if some library left a handle open. */
 const EXIT_GRACE_MS = 5_000
@@ -16,8 +17,21 @@ async function pigeon (): Promise<typeof import('./dm.js')> {
   return await import('./dm.js')
 }
 
+async function mailbox (): Promise<typeof import('./mailbox.js')> {
+  return await import('./mailbox.js')
+}
+
 let receiver: Receiver | undefined
 let sender: Sender | undefined
+/** Mailbox case roles: at most one per worker. */
+let relay: BenchRelay | undefined
+let mailSender: BenchSender | undefined
+let mailRecipient: BenchRecipient | undefined
+
+function need<T> (role: T | undefined, name: string): T {
+  if (role == null) throw new Error(`not a ${name}`)
+  return role
+}
 
 async function execute (command: Command): Promise<unknown> {
   switch (command.op) {
@@ -49,13 +63,48 @@ async function execute (command: Command): Promise<unknown> {
     case 'stop':
       await shutdown()
       return {}
+    case 'levelBaseline': {
+      const { levelBaseline } = await import('./level.js')
+      return await levelBaseline(command.root, command.durability, command.count, command.bytes, command.batch, { signal: AbortSignal.timeout(command.timeoutMs) })
+    }
+    case 'relay':
+      relay = await (await mailbox()).BenchRelay.start(command.root, command.durability, command.limits)
+      return { card: relay.card() }
+    case 'relayCounts':
+      return await need(relay, 'relay').counts()
+    case 'sender':
+      mailSender = await (await mailbox()).BenchSender.start(command.root, command.durability, command.retry)
+      return { card: mailSender.card() }
+    case 'addRecipient':
+      await need(mailSender, 'mailbox sender').addRecipient(command.card)
+      return {}
+    case 'deposit': {
+      const texts = randomTexts(command.count, command.bytes)
+      return await need(mailSender, 'mailbox sender').deposit(texts, { signal: AbortSignal.timeout(command.timeoutMs) })
+    }
+    case 'armDelivered':
+      need(mailSender, 'mailbox sender').armDelivered()
+      return {}
+    case 'awaitDelivered':
+      return { ms: await need(mailSender, 'mailbox sender').awaitDelivered({ signal: AbortSignal.timeout(command.timeoutMs) }) }
+    case 'recipient':
+      mailRecipient = await (await mailbox()).BenchRecipient.start(command.root, command.durability, command.relayCard)
+      return { card: mailRecipient.card() }
+    case 'goOffline':
+      await need(mailRecipient, 'mailbox recipient').goOffline(command.senderCard)
+      return {}
+    case 'drain':
+      return await need(mailRecipient, 'mailbox recipient').drain(command.count, { signal: AbortSignal.timeout(command.timeoutMs) })
   }
 }
 
 async function shutdown (): Promise<void> {
-  const endpoints = [sender, receiver]
+  const endpoints = [sender, receiver, relay, mailSender, mailRecipient]
   sender = undefined
   receiver = undefined
+  relay = undefined
+  mailSender = undefined
+  mailRecipient = undefined
   await Promise.all(endpoints.map(async e => e?.stop()))
 }
 
