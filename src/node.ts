@@ -14,7 +14,7 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { directMessages, type DirectMessages, type IncomingMessage } from './dm/index.js'
 import { openIncoming } from './dm/direct-messages.js'
@@ -30,11 +30,13 @@ import { encodeCard } from './contacts/card.js'
 import { ContactBook } from './contacts/contact-book.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
 import { Store, type Durability, type InboxQuery } from './store/store.js'
-import { Outbox, type DepositReport } from './outbox/outbox.js'
+import { Outbox } from './outbox/outbox.js'
+import { PeerDirectory } from './network/peer-directory.js'
+import { depositAtRelays } from './mailbox/deposit.js'
 import { applyPortMemory, learnPorts, type PortMemory } from './network/stable-ports.js'
 import { relayListener, type RelayListener } from './network/relay-listener.js'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
-import { DEFAULT_LISTEN, DELIVERY_ATTEMPT_TIMEOUT_MS, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
+import { DEFAULT_LISTEN, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
 import { DeliveryFailedError, InvalidMessageError, MessageNotFoundError, NotStartedError, TimeoutError, UnknownRecipientError } from './errors.js'
 import { VERSION } from './version.js'
 import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, RelayRecord } from './store/types.js'
@@ -175,6 +177,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   /** waitFor callbacks by message id. */
   private readonly waiters = new Map<string, Set<(record: OutboxRecord) => void>>()
   private readonly book: ContactBook
+  private readonly directory: PeerDirectory
   private readonly homeRelays: HomeRelays
   private startedAt = 0
   private started = false
@@ -189,6 +192,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     this.peerId = libp2p.peerId
     this.keys = localKeys(privateKey, libp2p.peerId)
     this.book = new ContactBook(store, libp2p.peerId)
+    this.directory = new PeerDirectory({ store, peerStore: libp2p.peerStore, book: this.book, self: libp2p.peerId })
     this.homeRelays = new HomeRelays({
       store,
       libp2p,
@@ -210,8 +214,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       retryMin: init.retryMin,
       retryMax: init.retryMax,
       seal: (record) => this.seal(record),
-      fallback: async (peer, items, options) => this.depositAtRelays(peer, items, options),
-      prepare: async (peer) => this.knowAddresses(peer),
+      fallback: async (peer, items, options) => depositAtRelays(libp2p.services.mailbox, libp2p.peerStore, await this.directory.relaysFor(peer), items, options),
+      prepare: async (peer) => this.directory.prepare(peer),
       onChange: (record) => { this.receiptChanged(record) }
     })
   }
@@ -277,7 +281,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     if (this.stopped) throw new NotStartedError('a stopped node cannot be started again: create a new one')
     await this.libp2p.start()
     if (this.configuredListen != null) await this.store.putMeta(PORTS_META_KEY, learnPorts(this.configuredListen, this.libp2p.getMultiaddrs()))
-    for (const contact of this.book.list()) await this.rememberAddresses(contact)
+    for (const contact of this.book.list()) await this.directory.rememberContact(contact)
     this.libp2p.addEventListener('peer:connect', (evt) => {
       this.outbox.kick(evt.detail.toString())
       this.homeRelays.connected(evt.detail)
@@ -475,7 +479,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     }
     const added = await this.store.addIncoming(texts)
     for (const m of reads) await this.applyReceipt(sender, m)
-    await this.learnRelays(sender, messages)
+    const latest = messages.at(-1)
+    if (latest != null) await this.directory.learn(sender, latest.body)
     if (process.env.PIGEON_FAULT === 'crash-before-ack' && added.length > 0) {
       // Fault injection for the crash tests: stored, not yet acknowledged. See docs/architecture.md.
       process.kill(process.pid, 'SIGKILL')
@@ -510,29 +515,6 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       this.safeDispatchEvent<ReceiptEvent>('receipt', { detail: { id: record.id, to: record.to, state: 'delivered', at: record.deliveredAt ?? at } })
     }
     for (const record of changed) this.receiptChanged(record)
-  }
-
-  /**
-   * Remembers where a peer says it is (its home relays and own addresses, from inside its last
-   * message), so this node can answer it while it is offline or when it is not a contact.
-   */
-  private async learnRelays (sender: string, messages: IncomingMessage[]): Promise<void> {
-    const body = messages.at(-1)?.body
-    if (body == null) return
-    const parse = (list: Uint8Array[], needPeer: boolean): string[] => {
-      const out: string[] = []
-      for (const bytes of list) {
-        try {
-          const addr = multiaddr(Uint8Array.from(bytes))
-          if (!needPeer || addr.getComponents().at(-1)?.name === 'p2p') out.push(addr.toString())
-        } catch {}
-      }
-      return out
-    }
-    const info = { relays: parse(body.relays, true), addrs: parse(body.addrs, false) }
-    const known = await this.store.getPeerInfo(sender)
-    if (known.relays.join() !== info.relays.join() || known.addrs.join() !== info.addrs.join()) await this.store.putPeerInfo(sender, info)
-    if (info.addrs.length > 0) await this.libp2p.peerStore.merge(peerIdFromString(sender), { multiaddrs: info.addrs.map(a => multiaddr(a)) })
   }
 
   /** Received messages, oldest first. `from` is a contact name or a peer id. */
@@ -578,7 +560,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   async addContact (name: string, card: string): Promise<ContactRecord> {
     const record = await this.book.add(name, card)
     if (this.started) {
-      await this.rememberAddresses(record)
+      await this.directory.rememberContact(record)
       this.outbox.kick(record.peerId)
     }
     return record
@@ -598,11 +580,6 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     return this.book.resolve(nameOrPeerId)
   }
 
-  private async rememberAddresses (record: ContactRecord): Promise<void> {
-    if (record.addrs.length === 0) return
-    await this.libp2p.peerStore.merge(peerIdFromString(record.peerId), { multiaddrs: record.addrs.map(a => multiaddr(a)) })
-  }
-
   // --- relays ---------------------------------------------------------------
 
   /** Adds a home relay from its contact card: it will hold this node's mail while it is offline. */
@@ -616,55 +593,6 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
 
   relays (): RelayRecord[] {
     return this.homeRelays.list()
-  }
-
-  /**
-   * Makes a non-contact's self-reported addresses dialable before a delivery attempt (the
-   * peerStore forgets them across restarts; contacts' addresses are added at start).
-   */
-  private async knowAddresses (peer: string): Promise<void> {
-    if (this.book.isContact(peer)) return
-    const { addrs } = await this.store.getPeerInfo(peer)
-    if (addrs.length > 0) await this.libp2p.peerStore.merge(peerIdFromString(peer), { multiaddrs: addrs.map(a => multiaddr(a)) })
-  }
-
-  /** The relays that hold mail for `peer`: from its contact card, else from its last message. */
-  private async relaysFor (peer: string): Promise<Map<string, Multiaddr[]>> {
-    const addrs = this.book.byPeerId(peer)?.relays ?? []
-    const known = addrs.length > 0 ? addrs : (await this.store.getPeerInfo(peer)).relays
-    const byRelay = new Map<string, Multiaddr[]>()
-    for (const text of known) {
-      const addr = multiaddr(text)
-      const relay = addr.getComponents().findLast(c => c.name === 'p2p')?.value
-      if (relay == null || relay === peer || relay === this.peerId.toString()) continue
-      byRelay.set(relay, [...(byRelay.get(relay) ?? []), addr])
-    }
-    return byRelay
-  }
-
-  /**
-   * Leaves messages for an unreachable peer at every one of its relays, so that losing any one
-   * relay loses nothing. Returns, per message id, the relays that now hold it and the refusals.
-   */
-  private async depositAtRelays (peer: string, items: Array<{ record: OutboxRecord, envelope: Envelope }>, options: { signal: AbortSignal }): Promise<DepositReport> {
-    const report: DepositReport = { stored: new Map(), refused: new Map() }
-    const relays = await this.relaysFor(peer)
-    if (relays.size === 0) return report
-    const bytes = items.map(i => Envelope.encode(i.envelope))
-    await Promise.all([...relays].map(async ([relay, addrs]) => {
-      const relayId = peerIdFromString(relay)
-      try {
-        await this.libp2p.peerStore.merge(relayId, { multiaddrs: addrs })
-        const outcomes = await this.libp2p.services.mailbox.deposit(relayId, bytes, { signal: AbortSignal.any([options.signal, AbortSignal.timeout(DELIVERY_ATTEMPT_TIMEOUT_MS)]) })
-        for (const outcome of outcomes) {
-          if (outcome.refused == null) report.stored.set(outcome.id, [...(report.stored.get(outcome.id) ?? []), relay])
-          else report.refused.set(outcome.id, [...(report.refused.get(outcome.id) ?? []), `${relay}: ${outcome.refused}`])
-        }
-      } catch (err: any) {
-        for (const item of items) report.refused.set(item.record.id, [...(report.refused.get(item.record.id) ?? []), `${relay}: ${err.message}`])
-      }
-    }))
-    return report
   }
 
   // --- status ---------------------------------------------------------------

@@ -1,0 +1,80 @@
+/**
+ * Where peers are: the addresses and home relays of contacts (from their cards) and of anyone
+ * who messaged this node (from inside their messages), made dialable when needed.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { ContactBook } from '../contacts/contact-book.js'
+import type { Body } from '../dm/pb/dm.js'
+import type { Store } from '../store/store.js'
+import type { ContactRecord } from '../store/types.js'
+import type { PeerId, PeerStore } from '@libp2p/interface'
+
+export interface PeerDirectoryInit {
+  store: Store
+  peerStore: PeerStore
+  book: ContactBook
+  self: PeerId
+}
+
+/** Binary multiaddrs from a message body; with `relay`, only those ending in /p2p/<peer>. */
+function parseAddrs (list: Uint8Array[], relay: boolean): string[] {
+  const out: string[] = []
+  for (const bytes of list) {
+    try {
+      // A copy: multiaddr 13 reads a short port field past its end when given a view into a larger buffer.
+      const addr = multiaddr(Uint8Array.from(bytes))
+      if (!relay || addr.getComponents().at(-1)?.name === 'p2p') out.push(addr.toString())
+    } catch {}
+  }
+  return out
+}
+
+export class PeerDirectory {
+  private readonly init: PeerDirectoryInit
+
+  constructor (init: PeerDirectoryInit) {
+    this.init = init
+  }
+
+  /** Makes a contact's card addresses dialable. */
+  async rememberContact (record: ContactRecord): Promise<void> {
+    if (record.addrs.length === 0) return
+    await this.init.peerStore.merge(peerIdFromString(record.peerId), { multiaddrs: record.addrs.map(a => multiaddr(a)) })
+  }
+
+  /**
+   * Remembers where a peer says it is (home relays and own addresses, from inside its latest
+   * message), so this node can answer it while it is offline or when it is not a contact.
+   */
+  async learn (sender: string, body: Body): Promise<void> {
+    const info = { relays: parseAddrs(body.relays, true), addrs: parseAddrs(body.addrs, false) }
+    const known = await this.init.store.getPeerInfo(sender)
+    if (known.relays.join() !== info.relays.join() || known.addrs.join() !== info.addrs.join()) await this.init.store.putPeerInfo(sender, info)
+    if (info.addrs.length > 0) await this.init.peerStore.merge(peerIdFromString(sender), { multiaddrs: info.addrs.map(a => multiaddr(a)) })
+  }
+
+  /**
+   * Makes a non-contact's self-reported addresses dialable before a delivery attempt (the
+   * peerStore forgets them across restarts; contacts' addresses are added at start).
+   */
+  async prepare (peer: string): Promise<void> {
+    if (this.init.book.isContact(peer)) return
+    const { addrs } = await this.init.store.getPeerInfo(peer)
+    if (addrs.length > 0) await this.init.peerStore.merge(peerIdFromString(peer), { multiaddrs: addrs.map(a => multiaddr(a)) })
+  }
+
+  /** The relays that hold mail for `peer`, by relay peer id: from its card, else from its last message. */
+  async relaysFor (peer: string): Promise<Map<string, Multiaddr[]>> {
+    const fromCard = this.init.book.byPeerId(peer)?.relays ?? []
+    const known = fromCard.length > 0 ? fromCard : (await this.init.store.getPeerInfo(peer)).relays
+    const byRelay = new Map<string, Multiaddr[]>()
+    for (const text of known) {
+      const addr = multiaddr(text)
+      const relay = addr.getComponents().findLast(c => c.name === 'p2p')?.value
+      if (relay == null || relay === peer || relay === this.init.self.toString()) continue
+      byRelay.set(relay, [...(byRelay.get(relay) ?? []), addr])
+    }
+    return byRelay
+  }
+}
