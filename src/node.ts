@@ -386,7 +386,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       text: record.text ?? '',
       refs: (record.refs ?? []).map(r => new Uint8Array(Buffer.from(r, 'hex'))),
       // Where to answer (directly, or while this node is offline), for recipients without its card.
-      relays: this.homeRelays.addresses().map(a => a.bytes as Uint8Array<ArrayBuffer>),
+      relays: this.homeRelays.addresses().slice(0, MAX_SELF_ADDRS).map(a => a.bytes as Uint8Array<ArrayBuffer>),
       addrs: this.cardAddresses().map(a => a.bytes as Uint8Array<ArrayBuffer>)
     }
     return seal(this.keys, keys, new Uint8Array(Buffer.from(record.id, 'hex')), Body.encode(body))

@@ -137,6 +137,24 @@ describe('relays', () => {
     assert.equal((await bob.inbox())[0].text, 'through the relay, not into its mailbox')
   })
 
+  it('reserves on the relay again after the relay restarts', async () => {
+    const relayDir = await dir()
+    let relay = await nodes.node({ relay: true, dataDir: relayDir })
+    const bob = await nodes.node({ memory: true, listen: [] })
+    const circuit = (): boolean => bob.addresses().some(a => a.includes('/p2p-circuit'))
+    const reserved = nextEvent(bob.libp2p, 'self:peer:update', circuit, DEADLINE)
+    await bob.addRelay(relay.card())
+    await reserved
+    const lost = nextEvent(bob.libp2p, 'self:peer:update', () => !circuit(), DEADLINE)
+    await relay.stop()
+    await lost
+    // Same data dir, same remembered port: bob's redial loop finds it and reserves again.
+    const again = nextEvent(bob.libp2p, 'self:peer:update', circuit, DEADLINE)
+    relay = await nodes.node({ relay: true, dataDir: relayDir })
+    await again
+    assert.ok(circuit())
+  })
+
   it('gives a peer only its own mail', async () => {
     const relay = await nodes.node({ relay: true })
     const alice = await nodes.node()

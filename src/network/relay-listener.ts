@@ -16,7 +16,8 @@ export interface RelayListenerComponents {
 export class RelayListener {
   private readonly components: RelayListenerComponents
   private readonly log: Logger
-  private readonly listening = new Set<string>()
+  /** Reservations being made now, so concurrent calls do not race. */
+  private readonly pending = new Set<string>()
 
   constructor (components: RelayListenerComponents) {
     this.components = components
@@ -25,16 +26,22 @@ export class RelayListener {
 
   readonly [Symbol.toStringTag] = 'pigeon:relay-listener'
 
-  /** Reserves a slot on the relay at `relayAddr` (ending in /p2p/<relay>); idempotent. */
+  /**
+   * Reserves a slot on the relay at `relayAddr` (ending in /p2p/<relay>). Idempotent while the
+   * reservation holds; after the relay restarts (the reservation is gone with it) it reserves again.
+   */
   async listenVia (relayAddr: string): Promise<void> {
     const circuit = `${relayAddr}/p2p-circuit`
-    if (this.listening.has(circuit)) return
-    this.listening.add(circuit)
+    const relay = relayAddr.slice(relayAddr.lastIndexOf('/p2p/') + 5)
+    const reserved = this.components.transportManager.getAddrs().some(a => a.toString().includes(`/p2p/${relay}/p2p-circuit`))
+    if (reserved || this.pending.has(circuit)) return
+    this.pending.add(circuit)
     try {
       await this.components.transportManager.listen([multiaddr(circuit)])
     } catch (err: any) {
-      this.listening.delete(circuit)
       this.log('no reservation on %s: %s', relayAddr, err.message)
+    } finally {
+      this.pending.delete(circuit)
     }
   }
 }
