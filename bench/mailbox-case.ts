@@ -11,20 +11,23 @@
  * The drain's goal is half the raw stream's rate: fetching from a relay should not cost much
  * more than being sent the messages directly.
  *
- * Two settings differ from a default node, because with the defaults the case cannot finish
- * (both are in every result line):
- *   - the relay's limits are raised to hold `count` envelopes for one recipient (default quota
- *     10,000) and take them within a minute (default 6,000 per depositor per minute);
- *   - alice's retry delay (BENCH_MAILBOX_RETRY_MS, default 0). Her outbox deposits a batch at
- *     the relay only after a direct attempt at bob fails, and backs off (1 s doubling to 5 min)
- *     after each failure, relay deposit or not: 128 messages per back-off step. Set
- *     BENCH_MAILBOX_RETRY_MS=default to measure with pigeon's own policy.
+ * One setting differs from a default node, because with the defaults the case cannot finish:
+ * the relay's limits are raised to hold `count` envelopes for one recipient (default quota
+ * 10,000) and take them within a minute (default 6,000 per depositor per minute). Every result
+ * line records the limits used (relay_limits) beside the defaults (relay_default_limits).
+ *
+ * Alice runs pigeon's own retry policy (1 s doubling to 5 min): while bob is unreachable and his
+ * relay takes whole batches, her outbox sends the backlog straight to the relay instead of
+ * pacing it by that backoff. BENCH_MAILBOX_RETRY_MS=<ms> fixes her retryMin and retryMax to
+ * <ms> instead, e.g. 0 to compare with no backoff at all. Every result line records the policy
+ * (sender_retry_ms: "default" or the override; sender_retry_min_ms and sender_retry_max_ms).
  */
 import { WorkerProcess } from './ipc.js'
 import { Pair } from './pair.js'
 import { emit, progress } from './output.js'
 import { median, round } from './stats.js'
 import { DEFAULT_DEPOSIT_RATE_PER_MINUTE, DEFAULT_QUOTA_MESSAGES, MAX_MAILBOX_BATCH } from '../src/mailbox/constants.js'
+import { RETRY_MAX_MS, RETRY_MIN_MS } from '../src/constants.js'
 import type { Durability, RelayLimits } from '../src/index.js'
 import type { RelayCounts, RetryPolicy } from './mailbox.js'
 
@@ -52,7 +55,7 @@ export interface MailboxSettings {
   bytes: number
   root: string
   durabilities: Durability[]
-  /** Milliseconds for alice's retryMin and retryMax, or 'default' for pigeon's. */
+  /** Milliseconds for alice's retryMin and retryMax, or 'default' for pigeon's own policy. */
   retryMs: number | 'default'
 }
 
@@ -151,7 +154,10 @@ async function pigeonCase (durability: Durability, s: MailboxSettings, base: Bas
       count: s.count,
       message_bytes: s.bytes,
       relay_limits: limits,
-      sender_retry_ms: s.retryMs
+      relay_default_limits: { quotaMessages: DEFAULT_QUOTA_MESSAGES, depositRatePerMinute: DEFAULT_DEPOSIT_RATE_PER_MINUTE },
+      sender_retry_ms: s.retryMs,
+      sender_retry_min_ms: retry.retryMin ?? RETRY_MIN_MS,
+      sender_retry_max_ms: retry.retryMax ?? RETRY_MAX_MS
     }
     const depositRate = perSecond(s.count, deposit.ms)
     emit({
@@ -195,7 +201,8 @@ async function pigeonCase (durability: Durability, s: MailboxSettings, base: Bas
 
 /** Every durability in turn, each beside its own baselines. */
 export async function mailboxCases (s: MailboxSettings): Promise<void> {
-  progress('mailbox: %d messages of %d bytes, topology %s, alice retry delay %s', s.count, s.bytes, TOPOLOGY, s.retryMs === 'default' ? 'pigeon default' : `${s.retryMs} ms`)
+  progress('mailbox: %d messages of %d bytes, topology %s, alice retry delay %s', s.count, s.bytes, TOPOLOGY,
+    s.retryMs === 'default' ? `pigeon default (${RETRY_MIN_MS} ms doubling to ${RETRY_MAX_MS} ms)` : `${s.retryMs} ms`)
   for (const durability of s.durabilities) {
     const base = await baselines(durability, s)
     await pigeonCase(durability, s, base)

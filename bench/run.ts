@@ -12,7 +12,8 @@
  *
  * Env: BENCH_CASES (dm,mailbox), BENCH_DM_COUNT (2000), BENCH_LATENCY_COUNT (300),
  * BENCH_WARMUP (50), BENCH_ROUNDS (3), BENCH_MAILBOX_COUNT (20000),
- * BENCH_MAILBOX_RETRY_MS (0; "default" for pigeon's own retry policy).
+ * BENCH_MAILBOX_RETRY_MS (pigeon's own retry policy; a whole number of ms fixes alice's
+ * retryMin and retryMax to it).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -112,11 +113,10 @@ function benchCases (): Set<string> {
   return new Set(picked)
 }
 
-/** BENCH_MAILBOX_RETRY_MS: alice's retry delay in the mailbox case, ms, or "default" for pigeon's. */
+/** BENCH_MAILBOX_RETRY_MS: alice's retry delay in the mailbox case, ms; pigeon's own policy when unset or "default". */
 function mailboxRetry (): number | 'default' {
   const raw = process.env.BENCH_MAILBOX_RETRY_MS
-  if (raw == null || raw === '') return 0
-  if (raw === 'default') return raw
+  if (raw == null || raw === '' || raw === 'default') return 'default'
   const n = Number(raw)
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`BENCH_MAILBOX_RETRY_MS must be a whole number of ms or "default", got "${raw}"`)
   return n
