@@ -245,9 +245,12 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       }
       const configured = init.listen ?? DEFAULT_LISTEN
       const remembered = init.memory === true || init.stablePorts === false ? {} : await store.getMeta<PortMemory>(PORTS_META_KEY) ?? {}
+      // A relay that serves an allow-list relays connections (circuit relay) only for those peers too.
+      const allowed = relayLimits?.serve != null && relayLimits.serve !== 'open' ? new Set(relayLimits.serve) : undefined
       const libp2p = await createLibp2p({
         start: false,
         privateKey: key,
+        connectionGater: allowed == null ? {} : { denyInboundRelayReservation: (source) => !allowed.has(source.toString()) },
         addresses: { listen: await applyPortMemory(configured, remembered) },
         transports: [tcp(), webSockets(), circuitRelayTransport()],
         connectionEncrypters: [noise()],

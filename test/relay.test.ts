@@ -155,6 +155,19 @@ describe('relays', () => {
     assert.ok(circuit())
   })
 
+  it('a relay with an allow-list serves circuit reservations to those peers only', async () => {
+    const bob = await nodes.node({ memory: true, listen: [] })
+    const mallory = await nodes.node({ memory: true, listen: [] })
+    const relay = await nodes.node({ relay: { serve: [bob.peerId.toString()] } })
+    const relayAddr = relay.addresses()[0]
+    for (const node of [bob, mallory]) {
+      await node.libp2p.peerStore.merge(relay.peerId, { multiaddrs: relay.libp2p.getMultiaddrs() })
+      await node.libp2p.services.relayListener.listenVia(relayAddr)
+    }
+    assert.ok(bob.addresses().some(a => a.includes('/p2p-circuit')), 'bob is served')
+    assert.ok(!mallory.addresses().some(a => a.includes('/p2p-circuit')), 'mallory is refused')
+  })
+
   it('gives a peer only its own mail', async () => {
     const relay = await nodes.node({ relay: true })
     const alice = await nodes.node()
