@@ -10,10 +10,11 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { Envelope } from '../dm/pb/dm.js'
+import { BODY_KIND } from '../dm/constants.js'
 import { decodeCard } from '../contacts/card.js'
 import { ContactError } from '../errors.js'
-import { DEFAULT_FETCH_LIMIT } from './constants.js'
-import type { MailboxClient } from './index.js'
+import { MAX_MAILBOX_BATCH } from './constants.js'
+import type { FetchedMail, MailboxClient } from './index.js'
 import type { IncomingMessage } from '../dm/index.js'
 import type { Store } from '../store/store.js'
 import type { RelayRecord } from '../store/types.js'
@@ -165,30 +166,49 @@ export class HomeRelays {
       .catch(err => { this.init.log('home relay %p not reachable: %s', peer, err.message) })
   }
 
+  /**
+   * One pass over the mailbox. The next page is fetched while this one is opened and stored, and
+   * a page's delete overlaps the next page's work (one delete in flight at a time); a page is
+   * deleted only after it is stored, so the order that makes draining crash-safe holds.
+   */
   private async drainOnce (relay: PeerId): Promise<void> {
-    let cursor: Uint8Array = new Uint8Array(0)
-    for (let page = 0; page < MAX_PAGES_PER_DRAIN && this.running; page++) {
-      const { mail, next } = await this.init.mailbox.fetch(relay, cursor, DEFAULT_FETCH_LIMIT)
-      if (mail.length === 0) return
-      cursor = next
-      const bySender = new Map<string, { peer: PeerId, messages: IncomingMessage[] }>()
-      for (const item of mail) {
-        try {
-          const message = this.init.open(Envelope.decode(item.envelope))
-          const entry = bySender.get(message.sender.toString()) ?? { peer: message.sender, messages: [] }
-          entry.messages.push(message)
-          bySender.set(message.sender.toString(), entry)
-        } catch (err: any) {
-          // Anyone can deposit junk addressed to us; it is dropped so it cannot fill the mailbox.
-          this.init.log('dropping unreadable mail %s at %p: %s', item.id, relay, err.message)
-        }
+    let fetching = this.init.mailbox.fetch(relay, new Uint8Array(0), MAX_MAILBOX_BATCH)
+    let deleting: Promise<unknown> = Promise.resolve()
+    try {
+      for (let page = 0; page < MAX_PAGES_PER_DRAIN && this.running; page++) {
+        const { mail, next } = await fetching
+        if (mail.length === 0) return
+        fetching = this.init.mailbox.fetch(relay, next, MAX_MAILBOX_BATCH)
+        // Settled later or abandoned on return: never an unhandled rejection.
+        fetching.catch(() => {})
+        await this.store(relay, mail)
+        await deleting
+        deleting = this.init.mailbox.delete(relay, mail.map(m => m.id))
       }
-      for (const { peer, messages } of bySender.values()) {
-        await this.init.persist(messages, peer)
-        const texts = messages.filter(m => m.body.kind === 0).map(m => Buffer.from(m.id).toString('hex'))
-        if (texts.length > 0) await this.init.receipt(peer, texts)
-      }
-      await this.init.mailbox.delete(relay, mail.map(m => m.id))
+    } finally {
+      await deleting
     }
   }
+
+  /** Opens, persists and receipts one page of mail. */
+  private async store (relay: PeerId, mail: FetchedMail[]): Promise<void> {
+    const bySender = new Map<string, { peer: PeerId, messages: IncomingMessage[] }>()
+    for (const item of mail) {
+      try {
+        const message = this.init.open(Envelope.decode(item.envelope))
+        const entry = bySender.get(message.sender.toString()) ?? { peer: message.sender, messages: [] }
+        entry.messages.push(message)
+        bySender.set(message.sender.toString(), entry)
+      } catch (err: any) {
+        // Anyone can deposit junk addressed to us; it is dropped so it cannot fill the mailbox.
+        this.init.log('dropping unreadable mail %s at %p: %s', item.id, relay, err.message)
+      }
+    }
+    for (const { peer, messages } of bySender.values()) {
+      await this.init.persist(messages, peer)
+      const texts = messages.filter(m => m.body.kind === BODY_KIND.TEXT).map(m => Buffer.from(m.id).toString('hex'))
+      if (texts.length > 0) await this.init.receipt(peer, texts)
+    }
+  }
+
 }
