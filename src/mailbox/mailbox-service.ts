@@ -226,22 +226,12 @@ export class MailboxService implements MailboxClient, Startable {
       }
     }
 
-    // 3. Rate, per-recipient quota and the relay's total, for what would really be stored.
-    let limited = false
-    if (fresh.length > 0) {
-      try {
-        relay.limiter.consume(from.toString(), fresh.length)
-      } catch (err: any) {
-        if (err.name !== 'RateLimitError') throw err
-        limited = true
-      }
-    }
-    const totals = relay.store.totals()
-    let totalBytes = totals.bytes
+    // 3. Per-recipient quota and the relay's total, then the depositor's rate for what would
+    //    really be stored (a refused envelope costs the sender nothing).
+    let totalBytes = relay.store.totals().bytes
     const adding = new Map<string, { messages: number, bytes: number }>()
-    const stored: typeof fresh = []
+    let stored: typeof fresh = []
     for (const item of fresh) {
-      if (limited) { item.result.reason = DEPOSIT_RESULT.RATE_LIMITED; continue }
       const used = relay.store.usageOf(item.recipient)
       const add = adding.get(item.recipient) ?? { messages: 0, bytes: 0 }
       const size = item.envelope.byteLength
@@ -254,6 +244,15 @@ export class MailboxService implements MailboxClient, Startable {
       totalBytes += size
       adding.set(item.recipient, add)
       stored.push(item)
+    }
+    if (stored.length > 0) {
+      try {
+        relay.limiter.consume(from.toString(), stored.length)
+      } catch (err: any) {
+        if (err.name !== 'RateLimitError') throw err
+        for (const item of stored) item.result.reason = DEPOSIT_RESULT.RATE_LIMITED
+        stored = []
+      }
     }
 
     // 4. Durable before the answer.

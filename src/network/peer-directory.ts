@@ -64,10 +64,13 @@ export class PeerDirectory {
     if (addrs.length > 0) await this.init.peerStore.merge(peerIdFromString(peer), { multiaddrs: addrs.map(a => multiaddr(a)) })
   }
 
-  /** The relays that hold mail for `peer`, by relay peer id: from its card, else from its last message. */
+  /**
+   * The relays that hold mail for `peer`, by relay peer id: those its card names and those its
+   * latest message names (the card may be older than a change of relays, or missing).
+   */
   async relaysFor (peer: string): Promise<Map<string, Multiaddr[]>> {
     const fromCard = this.init.book.byPeerId(peer)?.relays ?? []
-    const known = fromCard.length > 0 ? fromCard : (await this.init.store.getPeerInfo(peer)).relays
+    const known = [...new Set([...fromCard, ...(await this.init.store.getPeerInfo(peer)).relays])]
     const byRelay = new Map<string, Multiaddr[]>()
     for (const text of known) {
       const addr = multiaddr(text)
