@@ -42,6 +42,7 @@ import { VERSION } from './version.js'
 import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, RelayRecord } from './store/types.js'
 import type { AbortOptions, Ed25519PrivateKey, Logger, PeerId } from '@libp2p/interface'
 import { defaultLogger } from '@libp2p/logger'
+import { idFromHex, idToHex } from './ids.js'
 
 interface NodeServices extends Record<string, unknown> {
   dm: DirectMessages
@@ -365,7 +366,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     if (peerKeys(recipient) == null) throw new UnknownRecipientError(`${recipient} is not an Ed25519 peer id`)
     const now = Date.now()
     const record: OutboxRecord = {
-      id: Buffer.from(newMessageId()).toString('hex'),
+      id: idToHex(newMessageId()),
       to: recipient.toString(),
       kind: 'text',
       ...content,
@@ -387,12 +388,12 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       kind: record.kind === 'text' ? BODY_KIND.TEXT : record.kind === 'read-receipt' ? BODY_KIND.READ_RECEIPT : BODY_KIND.DELIVERY_RECEIPT,
       timestamp: BigInt(record.createdAt),
       text: record.text ?? '',
-      refs: (record.refs ?? []).map(r => new Uint8Array(Buffer.from(r, 'hex'))),
+      refs: (record.refs ?? []).map(idFromHex),
       // Where to answer (directly, or while this node is offline), for recipients without its card.
       relays: this.homeRelays.addresses().slice(0, MAX_SELF_ADDRS).map(a => a.bytes as Uint8Array<ArrayBuffer>),
       addrs: this.cardAddresses().map(a => a.bytes as Uint8Array<ArrayBuffer>)
     }
-    return seal(this.keys, keys, new Uint8Array(Buffer.from(record.id, 'hex')), Body.encode(body))
+    return seal(this.keys, keys, idFromHex(record.id), Body.encode(body))
   }
 
   /** The outbox record of a message this node sent. */
@@ -468,7 +469,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     for (const m of messages) {
       if (m.body.kind === BODY_KIND.TEXT) {
         texts.push({
-          id: Buffer.from(m.id).toString('hex'),
+          id: idToHex(m.id),
           from: sender,
           text: m.body.text,
           sentAt: Number(m.body.timestamp),
@@ -498,7 +499,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     const changed: OutboxRecord[] = []
     const skipped: OutboxRecord[] = []
     for (const ref of m.body.refs) {
-      const id = Buffer.from(ref).toString('hex')
+      const id = idToHex(ref)
       const stored = await this.store.getOutgoing(id)
       // Only the message's own recipient can vouch for it.
       if (stored == null || stored.to !== sender || stored.kind !== 'text' || stored.state === 'read' || stored.state === 'failed') continue

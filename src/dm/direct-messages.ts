@@ -14,6 +14,7 @@ import { EnvelopeRejectedError, ProtocolViolationError } from '../errors.js'
 import { MESSAGE_ID_LENGTH } from '../constants.js'
 import type { DeliveryResult, DirectMessages, DirectMessagesComponents, DirectMessagesInit, IncomingMessage } from './index.js'
 import type { AbortOptions, Connection, Ed25519PrivateKey, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import { idToHex } from '../ids.js'
 
 const REASON_NAMES = new Map<number, RejectReason>(
   Object.entries(REJECT_REASON_CODES).filter(([name]) => name !== 'unknown').map(([name, code]) => [code, name as RejectReason])
@@ -22,7 +23,6 @@ const REASON_NAMES = new Map<number, RejectReason>(
 /** Relay addresses, and own addresses, a body may carry. */
 const MAX_BODY_RELAYS = 16
 
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 
 /** Bytes an envelope occupies on the wire, without encoding it again. */
 function envelopeSize (env: Envelope): number {
@@ -180,7 +180,7 @@ export class DirectMessagesService implements DirectMessages, Startable {
         accepted.push(message)
       } catch (err: any) {
         const reason: RejectReason = err instanceof EnvelopeRejectedError ? err.reason as RejectReason : 'malformed'
-        this.log('rejected envelope %s from %p: %s (%s)', hex(env.id), remote, reason, err.message)
+        this.log('rejected envelope %s from %p: %s (%s)', idToHex(env.id), remote, reason, err.message)
         rejected.push({ id: env.id, reason })
       }
     }
@@ -243,9 +243,9 @@ export class DirectMessagesService implements DirectMessages, Startable {
   }
 
   private checkAck (peer: PeerId, session: Session, keys: LocalKeys, remoteKeys: PeerKeys, envelopes: Envelope[], ack: Ack): DeliveryResult {
-    const sent = new Set(envelopes.map(e => hex(e.id)))
-    const accepted = ack.accepted.map(hex)
-    const rejected = ack.rejected.map(r => ({ id: hex(r.id), reason: REASON_NAMES.get(r.reason) ?? 'unknown' as const }))
+    const sent = new Set(envelopes.map(e => idToHex(e.id)))
+    const accepted = ack.accepted.map(idToHex)
+    const rejected = ack.rejected.map(r => ({ id: idToHex(r.id), reason: REASON_NAMES.get(r.reason) ?? 'unknown' as const }))
     // Every id sent must be answered exactly once, so a peer cannot stall a sender with empty acks.
     const answered = [...accepted, ...rejected.map(r => r.id)]
     let err: Error | undefined

@@ -19,6 +19,7 @@ import type { IncomingMessage } from '../dm/index.js'
 import type { Store } from '../store/store.js'
 import type { RelayRecord } from '../store/types.js'
 import type { Libp2p, Logger, PeerId } from '@libp2p/interface'
+import { idToHex } from '../ids.js'
 
 /** peerStore tag that makes libp2p keep (and restore) the connection to a home relay. */
 const KEEP_ALIVE_TAG = 'keep-alive-pigeon-home-relay'
@@ -206,7 +207,7 @@ export class HomeRelays {
     }
     for (const { peer, messages } of bySender.values()) {
       await this.init.persist(messages, peer)
-      const texts = messages.filter(m => m.body.kind === BODY_KIND.TEXT).map(m => Buffer.from(m.id).toString('hex'))
+      const texts = messages.filter(m => m.body.kind === BODY_KIND.TEXT).map(m => idToHex(m.id))
       if (texts.length > 0) await this.init.receipt(peer, texts)
     }
   }

@@ -13,8 +13,8 @@ import {
 import type { DepositOutcome, FetchedMail, MailboxClient, MailboxComponents, MailboxInit } from './index.js'
 import type { MailboxStore } from './mailbox-store.js'
 import type { AbortOptions, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import { idFromHex, idToHex } from '../ids.js'
 
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 const STREAM_OPTIONS = { ...FRAME_OPTIONS, maxDataLength: MAX_MAILBOX_FRAME_BYTES }
 /** Room left in a fetched page for the Response framing around the envelopes. */
 const PAGE_BUDGET = MAX_MAILBOX_FRAME_BYTES - 64 * 1024
@@ -171,12 +171,12 @@ export class MailboxService implements MailboxClient, Startable {
         this.stats.fetched += page.length
         return {
           ...ok,
-          envelopes: page.map(m => ({ envelope: m.envelope as Uint8Array<ArrayBuffer>, id: new Uint8Array(Buffer.from(m.id, 'hex')), storedAt: BigInt(m.storedAt) })),
+          envelopes: page.map(m => ({ envelope: m.envelope as Uint8Array<ArrayBuffer>, id: idFromHex(m.id), storedAt: BigInt(m.storedAt) })),
           nextCursor: page.length > 0 ? cursorBytes(page[page.length - 1].seq) : new Uint8Array(0)
         }
       }
       case REQUEST_TYPE.DELETE: {
-        const deleted = await relay.store.delete(remote.toString(), request.ids.filter(id => id.byteLength === MESSAGE_ID_LENGTH).map(hex))
+        const deleted = await relay.store.delete(remote.toString(), request.ids.filter(id => id.byteLength === MESSAGE_ID_LENGTH).map(idToHex))
         this.stats.deleted += deleted
         return { ...ok, deleted }
       }
@@ -208,7 +208,7 @@ export class MailboxService implements MailboxClient, Startable {
       if (bytes.byteLength > relay.maxEnvelopeBytes) { result.reason = DEPOSIT_RESULT.TOO_LARGE; continue }
       const recipient = recipientId.toString()
       if (relay.serve !== 'open' && !relay.serve.has(recipient)) { result.reason = DEPOSIT_RESULT.NOT_SERVED; continue }
-      candidates.push({ recipient, id: hex(env.id), envelope: bytes, result })
+      candidates.push({ recipient, id: idToHex(env.id), envelope: bytes, result })
     }
 
     // 2. An envelope already held is answered STORED and costs nothing: a retrying sender must
@@ -297,19 +297,19 @@ export class MailboxService implements MailboxClient, Startable {
   async deposit (relay: PeerId, envelopes: Uint8Array[], options: AbortOptions = {}): Promise<DepositOutcome[]> {
     const response = await this.request(relay, { type: REQUEST_TYPE.DEPOSIT, envelopes: envelopes as Array<Uint8Array<ArrayBuffer>>, cursor: new Uint8Array(0), limit: 0, ids: [] }, options)
     if (response.results.length !== envelopes.length) throw new ProtocolViolationError(`relay ${relay} answered ${response.results.length} of ${envelopes.length} deposits`)
-    return response.results.map(r => ({ id: hex(r.id), refused: r.reason === 0 ? undefined : DEPOSIT_REFUSALS[r.reason] ?? 'malformed' }))
+    return response.results.map(r => ({ id: idToHex(r.id), refused: r.reason === 0 ? undefined : DEPOSIT_REFUSALS[r.reason] ?? 'malformed' }))
   }
 
   async fetch (relay: PeerId, cursor: Uint8Array, limit: number, options: AbortOptions = {}): Promise<{ mail: FetchedMail[], next: Uint8Array }> {
     const response = await this.request(relay, { type: REQUEST_TYPE.FETCH, envelopes: [], cursor: cursor as Uint8Array<ArrayBuffer>, limit, ids: [] }, options)
     return {
-      mail: response.envelopes.map(e => ({ id: hex(e.id), envelope: e.envelope, storedAt: Number(e.storedAt) })),
+      mail: response.envelopes.map(e => ({ id: idToHex(e.id), envelope: e.envelope, storedAt: Number(e.storedAt) })),
       next: response.nextCursor
     }
   }
 
   async delete (relay: PeerId, ids: string[], options: AbortOptions = {}): Promise<number> {
-    const response = await this.request(relay, { type: REQUEST_TYPE.DELETE, envelopes: [], cursor: new Uint8Array(0), limit: 0, ids: ids.map(id => new Uint8Array(Buffer.from(id, 'hex'))) }, options)
+    const response = await this.request(relay, { type: REQUEST_TYPE.DELETE, envelopes: [], cursor: new Uint8Array(0), limit: 0, ids: ids.map(idFromHex) }, options)
     return response.deleted
   }
 }

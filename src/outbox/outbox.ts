@@ -133,19 +133,6 @@ export class Outbox {
     return item?.record
   }
 
-  /** Counts of text messages waiting (queued) and in flight (sent). */
-  counts (): { queued: number, sent: number } {
-    let queued = 0; let sent = 0
-    for (const queue of this.peers.values()) {
-      for (const item of queue.items.values()) {
-        if (item.record.kind !== 'text') continue
-        if (item.inflight) sent++
-        else queued++
-      }
-    }
-    return { queued, sent }
-  }
-
   private add (record: OutboxRecord): void {
     let queue = this.peers.get(record.to)
     if (queue == null) {
