@@ -181,6 +181,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private readonly directory: PeerDirectory
   private readonly homeRelays: HomeRelays
   private startedAt = 0
+  /** Cache for whereabouts(); cleared when this node's addresses or home relays change. */
+  private selfInfo?: { relays: Array<Uint8Array<ArrayBuffer>>, addrs: Array<Uint8Array<ArrayBuffer>> }
   private started = false
   private stopped = false
   /** The listen addresses as configured (port 0 included), for stable ports; undefined when off. */
@@ -286,6 +288,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     await this.libp2p.start()
     if (this.configuredListen != null) await this.store.putMeta(PORTS_META_KEY, learnPorts(this.configuredListen, this.libp2p.getMultiaddrs()))
     for (const contact of this.book.list()) await this.directory.rememberContact(contact)
+    this.libp2p.addEventListener('self:peer:update', () => { this.selfInfo = undefined })
     this.libp2p.addEventListener('peer:connect', (evt) => {
       this.outbox.kick(evt.detail.toString())
       this.homeRelays.connected(evt.detail)
@@ -340,6 +343,18 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     return encodeCard(this.keys, this.cardAddresses(), this.homeRelays.addresses())
   }
 
+  /**
+   * This node's relays and addresses as every sealed body carries them: computed once and again
+   * only when they change, not for each message.
+   */
+  private whereabouts (): { relays: Array<Uint8Array<ArrayBuffer>>, addrs: Array<Uint8Array<ArrayBuffer>> } {
+    this.selfInfo ??= {
+      relays: this.homeRelays.addresses().slice(0, MAX_SELF_ADDRS).map(a => a.bytes as Uint8Array<ArrayBuffer>),
+      addrs: this.cardAddresses().map(a => a.bytes as Uint8Array<ArrayBuffer>)
+    }
+    return this.selfInfo
+  }
+
   /** Listen addresses without this node's own /p2p suffix, as cards and messages carry them. */
   private cardAddresses (): Multiaddr[] {
     return this.libp2p.getMultiaddrs().slice(0, MAX_SELF_ADDRS).map(a => a.decapsulateCode(421))
@@ -390,8 +405,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       text: record.text ?? '',
       refs: (record.refs ?? []).map(idFromHex),
       // Where to answer (directly, or while this node is offline), for recipients without its card.
-      relays: this.homeRelays.addresses().slice(0, MAX_SELF_ADDRS).map(a => a.bytes as Uint8Array<ArrayBuffer>),
-      addrs: this.cardAddresses().map(a => a.bytes as Uint8Array<ArrayBuffer>)
+      ...this.whereabouts()
     }
     return seal(this.keys, keys, idFromHex(record.id), Body.encode(body))
   }
@@ -588,11 +602,14 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
 
   /** Adds a home relay from its contact card: it will hold this node's mail while it is offline. */
   async addRelay (card: string): Promise<RelayRecord> {
-    return await this.homeRelays.add(card)
+    const record = await this.homeRelays.add(card)
+    this.selfInfo = undefined
+    return record
   }
 
   async removeRelay (peerId: string): Promise<void> {
     await this.homeRelays.remove(peerId)
+    this.selfInfo = undefined
   }
 
   relays (): RelayRecord[] {

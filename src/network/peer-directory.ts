@@ -32,6 +32,10 @@ function parseAddrs (list: Uint8Array[], relay: boolean): string[] {
 
 export class PeerDirectory {
   private readonly init: PeerDirectoryInit
+  /** What each peer last said about itself, as stored: receiving a batch must not cost a read. */
+  private readonly learned = new Map<string, string>()
+  /** Peers whose stored addresses are in the peerStore already this run. */
+  private readonly prepared = new Set<string>()
 
   constructor (init: PeerDirectoryInit) {
     this.init = init
@@ -49,9 +53,13 @@ export class PeerDirectory {
    */
   async learn (sender: string, body: Body): Promise<void> {
     const info = { relays: parseAddrs(body.relays, true), addrs: parseAddrs(body.addrs, false) }
+    const key = JSON.stringify(info)
+    if (this.learned.get(sender) === key) return
     const known = await this.init.store.getPeerInfo(sender)
-    if (known.relays.join() !== info.relays.join() || known.addrs.join() !== info.addrs.join()) await this.init.store.putPeerInfo(sender, info)
+    if (JSON.stringify(known) !== key) await this.init.store.putPeerInfo(sender, info)
     if (info.addrs.length > 0) await this.init.peerStore.merge(peerIdFromString(sender), { multiaddrs: info.addrs.map(a => multiaddr(a)) })
+    this.learned.set(sender, key)
+    this.prepared.add(sender)
   }
 
   /**
@@ -59,9 +67,10 @@ export class PeerDirectory {
    * peerStore forgets them across restarts; contacts' addresses are added at start).
    */
   async prepare (peer: string): Promise<void> {
-    if (this.init.book.isContact(peer)) return
+    if (this.prepared.has(peer) || this.init.book.isContact(peer)) return
     const { addrs } = await this.init.store.getPeerInfo(peer)
     if (addrs.length > 0) await this.init.peerStore.merge(peerIdFromString(peer), { multiaddrs: addrs.map(a => multiaddr(a)) })
+    this.prepared.add(peer)
   }
 
   /**
