@@ -272,17 +272,21 @@ program.command('inbox')
         await api.request('POST', '/v1/inbox/read', { messages: unread.map(r => ({ from: r.from, id: r.id })) })
       }
     }
+    // Ctrl-C ends --follow cleanly at any moment, the backlog included.
+    const controller = new AbortController()
+    if (opts.follow === true) {
+      const stop = (): void => { controller.abort() }
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    }
     const records = await api.request<InboxRecord[]>('GET', `/v1/inbox?${query.toString()}`)
     if (opts.follow !== true) {
       await show(records, true)
       return
     }
     await show(records)
+    if (controller.signal.aborted) return
     const after = records.length > 0 ? records[records.length - 1].seq : 0
-    const controller = new AbortController()
-    const stop = (): void => { controller.abort() }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
     const follow = new URLSearchParams({ 'inbox-after': String(after) })
     if (opts.from != null) follow.set('from', opts.from)
     for await (const event of api.events(`/v1/events?${follow.toString()}`, controller.signal)) {
