@@ -81,6 +81,12 @@ export const RETRY_MAX_MS = 5 * 60_000
 /** Default listen addresses: TCP and WebSockets on all interfaces, ports chosen by the OS. */
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']
 
+/**
+ * Largest channel key grant inside a direct message: channel id, epoch, key and the removed
+ * members' peer ids (38 bytes each), for up to MAX_CHANNEL_MEMBERS removals, with headroom.
+ */
+export const MAX_KEY_GRANT_BYTES = 48 * 1024
+
 /** Largest control API request body. */
 export const MAX_API_BODY_BYTES = 256 * 1024
 

@@ -108,3 +108,21 @@ export class ControlApiError extends PigeonError {
     this.status = status
   }
 }
+
+/** An invite string that is damaged, altered or not an invite. */
+export class InvalidInviteError extends PigeonError {
+  static override name = 'InvalidInviteError'
+  override name = 'InvalidInviteError'
+}
+
+/** No channel of that name (or id) on this node. */
+export class ChannelNotFoundError extends PigeonError {
+  static override name = 'ChannelNotFoundError'
+  override name = 'ChannelNotFoundError'
+}
+
+/** A channel operation this node may not do: not the creator, already a member, left or removed. */
+export class ChannelStateError extends PigeonError {
+  static override name = 'ChannelStateError'
+  override name = 'ChannelStateError'
+}

@@ -23,6 +23,7 @@ import type { RelayStats } from './mailbox/mailbox-service.js'
 import { MailboxStore } from './mailbox/mailbox-store.js'
 import { HomeRelays } from './mailbox/home-relays.js'
 import { BODY_KIND } from './dm/constants.js'
+import { DEFAULT_SWEEP_INTERVAL_MS } from './mailbox/constants.js'
 import { Body, Envelope } from './dm/pb/dm.js'
 import { seal, MAX_RECEIPT_REFS } from './crypto/envelope.js'
 import { localKeys, peerKeys, type LocalKeys } from './crypto/keys.js'
@@ -39,6 +40,8 @@ import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay
 import { DEFAULT_LISTEN, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
 import { DeliveryFailedError, InvalidMessageError, MessageNotFoundError, NotStartedError, TimeoutError, UnknownRecipientError } from './errors.js'
 import { VERSION } from './version.js'
+import { Channels, ChannelStore, ChannelArchive, ArchiveStore, ChannelTopics, pigeonGossipsub, history, type HistoryService, type ChannelMessageView } from './channels/index.js'
+import type { GossipSub } from '@libp2p/gossipsub'
 import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, RelayRecord } from './store/types.js'
 import type { AbortOptions, Ed25519PrivateKey, Logger, PeerId } from '@libp2p/interface'
 import { defaultLogger } from '@libp2p/logger'
@@ -48,6 +51,8 @@ interface NodeServices extends Record<string, unknown> {
   dm: DirectMessages
   mailbox: MailboxService
   relayListener: RelayListener
+  pubsub: GossipSub
+  history: HistoryService
 }
 
 /**
@@ -137,6 +142,8 @@ export interface PigeonEvents {
   receipt: CustomEvent<ReceiptEvent>
   /** Any change to an outbox record (messages and receipts), failed attempts (with lastError) included. */
   outbox: CustomEvent<OutboxRecord>
+  /** A channel message is stored: a post (own ones included), a join, a leave or a removal. */
+  'channel:message': CustomEvent<ChannelMessageView>
 }
 
 export interface NodeStatus {
@@ -153,7 +160,16 @@ export interface NodeStatus {
   /** This node's home relays and whether each is connected now. */
   relays: Array<{ peerId: string, connected: boolean }>
   /** When this node is a relay: mail held for others, and what happened to deposits since start. */
-  relay: (RelayStats & { messages: number, bytes: number, recipients: number }) | null
+  relay: (RelayStats & { messages: number, bytes: number, recipients: number, archive: { topics: number, frames: number, archived: number, rejected: number, served: number, expired: number } }) | null
+  /** Channels this node is in, and channel frames since start. */
+  channels: { active: number, received: number, rejected: number, posted: number, published: number, pending: number }
+}
+
+const OUTBOX_BODY_KIND: Record<OutboxRecord['kind'], number> = {
+  text: BODY_KIND.TEXT,
+  'read-receipt': BODY_KIND.READ_RECEIPT,
+  'delivery-receipt': BODY_KIND.DELIVERY_RECEIPT,
+  'channel-key': BODY_KIND.CHANNEL_KEY
 }
 
 /** Own addresses put in a card or a message body: a card holds up to 32. */
@@ -180,6 +196,9 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private readonly book: ContactBook
   private readonly directory: PeerDirectory
   private readonly homeRelays: HomeRelays
+  /** Group channels: create, join, post, read, remove, leave (docs/api.md, "Channels"). */
+  readonly channels: Channels
+  private readonly archive?: ChannelArchive
   private startedAt = 0
   /** Cache for whereabouts(); cleared when this node's addresses or home relays change. */
   private selfInfo?: { relays: Array<Uint8Array<ArrayBuffer>>, addrs: Array<Uint8Array<ArrayBuffer>> }
@@ -188,7 +207,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   /** The listen addresses as configured (port 0 included), for stable ports; undefined when off. */
   private configuredListen?: string[]
 
-  private constructor (libp2p: Libp2p<NodeServices>, store: Store, privateKey: Ed25519PrivateKey, init: PigeonInit) {
+  private constructor (libp2p: Libp2p<NodeServices>, store: Store, privateKey: Ed25519PrivateKey, init: PigeonInit, archiveStore?: ArchiveStore) {
     super()
     this.libp2p = libp2p
     this.store = store
@@ -221,6 +240,31 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       prepare: async (peer) => this.directory.prepare(peer),
       onChange: (record) => { this.receiptChanged(record) }
     })
+    const topics = new ChannelTopics(libp2p.services.pubsub)
+    this.channels = new Channels({
+      store: new ChannelStore(store.database, store.syncs),
+      topics,
+      history: libp2p.services.history,
+      libp2p,
+      keys: this.keys,
+      log: defaultLogger().forComponent('pigeon:channels'),
+      whereabouts: () => this.whereabouts(),
+      learn: async (peer, relays, addrs) => { await this.directory.learn(peer, { relays, addrs } as unknown as Body) },
+      grant: async (member, grant) => { await this.enqueue(member, { kind: 'channel-key', channel: Buffer.from(grant).toString('base64') }) },
+      resolve: (nameOrPeerId) => this.resolve(nameOrPeerId),
+      onMessage: (message) => { this.safeDispatchEvent<ChannelMessageView>('channel:message', { detail: message }) }
+    })
+    if (archiveStore != null) {
+      const limits = init.relay === true || init.relay == null || init.relay === false ? {} : init.relay
+      this.archive = new ChannelArchive({
+        ...limits,
+        store: archiveStore,
+        topics,
+        serve: limits.serve == null || limits.serve === 'open' ? 'open' : new Set(limits.serve),
+        log: defaultLogger().forComponent('pigeon:archive'),
+        sweepInterval: limits.sweepInterval ?? DEFAULT_SWEEP_INTERVAL_MS
+      })
+    }
   }
 
   /** Builds a node (not yet started): loads or creates the identity and opens the store. */
@@ -242,9 +286,12 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     try {
       const relayLimits = init.relay === true ? {} : init.relay === false ? undefined : init.relay
       let mailboxStore: MailboxStore | undefined
+      let archiveStore: ArchiveStore | undefined
       if (relayLimits != null) {
         mailboxStore = new MailboxStore(store.database, store.syncs)
         await mailboxStore.open()
+        archiveStore = new ArchiveStore(store.database)
+        await archiveStore.open()
       }
       const configured = init.listen ?? DEFAULT_LISTEN
       const remembered = init.memory === true || init.stablePorts === false ? {} : await store.getMeta<PortMemory>(PORTS_META_KEY) ?? {}
@@ -263,6 +310,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
           ping: ping(),
           dm: directMessages({ inboundRate: init.inboundRate, onMessages: async (messages, from) => node!.received(messages, from) }),
           relayListener: relayListener(),
+          pubsub: pigeonGossipsub(),
+          history: history({ server: () => node?.archive }),
           ...(relayLimits != null ? { circuitRelay: circuitRelayServer({ reservations: RELAY_RESERVATIONS }) } : {}),
           mailbox: mailbox({
             relay: relayLimits == null || mailboxStore == null ? undefined : { ...relayLimits, store: mailboxStore },
@@ -271,9 +320,10 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
           })
         }
       })
-      node = new PigeonNode(libp2p as unknown as Libp2p<NodeServices>, store, key, init)
+      node = new PigeonNode(libp2p as unknown as Libp2p<NodeServices>, store, key, init, archiveStore)
       await node.book.load()
       await node.homeRelays.load()
+      await node.channels.load()
       node.configuredListen = init.memory === true || init.stablePorts === false ? undefined : configured
       return node
     } catch (err) {
@@ -295,6 +345,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     })
     await this.outbox.start()
     await this.homeRelays.start()
+    this.archive?.start()
+    await this.channels.start()
     this.startedAt = Date.now()
     this.started = true
     this.greetContacts()
@@ -324,6 +376,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     }
     this.started = false
     this.homeRelays.stop()
+    await this.channels.stop()
+    await this.archive?.stop()
     await this.outbox.stop()
     await this.libp2p.stop()
     await this.store.close()
@@ -377,7 +431,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     return await this.enqueue(recipient, { text })
   }
 
-  private async enqueue (recipient: PeerId, content: { text: string } | { kind: 'read-receipt' | 'delivery-receipt', refs: string[] }): Promise<string> {
+  private async enqueue (recipient: PeerId, content: { text: string } | { kind: 'read-receipt' | 'delivery-receipt', refs: string[] } | { kind: 'channel-key', channel: string }): Promise<string> {
     if (peerKeys(recipient) == null) throw new UnknownRecipientError(`${recipient} is not an Ed25519 peer id`)
     const now = Date.now()
     const record: OutboxRecord = {
@@ -400,10 +454,11 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     const keys = peerKeys(peerIdFromString(record.to))
     if (keys == null) throw new UnknownRecipientError(`${record.to} is not an Ed25519 peer id`)
     const body: Body = {
-      kind: record.kind === 'text' ? BODY_KIND.TEXT : record.kind === 'read-receipt' ? BODY_KIND.READ_RECEIPT : BODY_KIND.DELIVERY_RECEIPT,
+      kind: OUTBOX_BODY_KIND[record.kind],
       timestamp: BigInt(record.createdAt),
       text: record.text ?? '',
       refs: (record.refs ?? []).map(idFromHex),
+      channel: record.channel != null ? new Uint8Array(Buffer.from(record.channel, 'base64')) : new Uint8Array(0),
       // Where to answer (directly, or while this node is offline), for recipients without its card.
       ...this.whereabouts()
     }
@@ -496,7 +551,10 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       }
     }
     const added = await this.store.addIncoming(texts)
-    for (const m of reads) await this.applyReceipt(sender, m)
+    for (const m of reads) {
+      if (m.body.kind === BODY_KIND.CHANNEL_KEY) await this.channels.applyGrant(sender, m.body.channel)
+      else await this.applyReceipt(sender, m)
+    }
     const latest = messages.at(-1)
     if (latest != null) await this.directory.learn(sender, latest.body)
     if (process.env.PIGEON_FAULT === 'crash-before-ack' && added.length > 0) {
@@ -636,7 +694,12 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       store: { bytes: await this.store.sizeOnDisk(), location: this.store.location ?? null, durability: this.durability },
       readReceipts: this.readReceipts,
       relays: this.homeRelays.list().map(r => ({ peerId: r.peerId, connected: connected.has(r.peerId) })),
-      relay: mailboxService.isRelay ? { ...mailboxService.totals(), ...mailboxService.stats } : null
+      relay: mailboxService.isRelay ? { ...mailboxService.totals(), ...mailboxService.stats, archive: { ...this.archive!.totals(), ...this.archive!.stats } } : null,
+      channels: {
+        active: this.channels.list().filter(c => c.state === 'active').length,
+        pending: this.channels.list().reduce((n, c) => n + c.pending, 0),
+        ...this.channels.stats
+      }
     }
   }
 

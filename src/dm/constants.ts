@@ -21,7 +21,8 @@ export const DM_SENDER_IDLE_MS = 10_000
 export const BODY_KIND = {
   TEXT: 0,
   READ_RECEIPT: 1,
-  DELIVERY_RECEIPT: 2
+  DELIVERY_RECEIPT: 2,
+  CHANNEL_KEY: 3
 } as const
 
 /** Ack.Rejection.reason values; the names are RejectReason in src/crypto/envelope.ts. */

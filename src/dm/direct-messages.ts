@@ -11,7 +11,7 @@ import { localKeys, peerKeys, type LocalKeys, type PeerKeys } from '../crypto/ke
 import { peerIdFromString } from '@libp2p/peer-id'
 import { signReceipt, verifyReceipt } from '../crypto/receipt.js'
 import { EnvelopeRejectedError, ProtocolViolationError } from '../errors.js'
-import { MESSAGE_ID_LENGTH } from '../constants.js'
+import { MAX_KEY_GRANT_BYTES, MESSAGE_ID_LENGTH } from '../constants.js'
 import type { DeliveryResult, DirectMessages, DirectMessagesComponents, DirectMessagesInit, IncomingMessage } from './index.js'
 import type { AbortOptions, Connection, Ed25519PrivateKey, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import { idToHex } from '../ids.js'
@@ -323,6 +323,8 @@ function checkBody (body: Body): void {
     if (body.refs.length === 0 || body.refs.length > MAX_RECEIPT_REFS || body.refs.some(r => r.byteLength !== MESSAGE_ID_LENGTH)) {
       throw new EnvelopeRejectedError('malformed', 'receipt refs are malformed')
     }
+  } else if (body.kind === BODY_KIND.CHANNEL_KEY) {
+    if (body.channel.byteLength === 0 || body.channel.byteLength > MAX_KEY_GRANT_BYTES) throw new EnvelopeRejectedError('malformed', 'channel key grant is empty or too large')
   } else {
     throw new EnvelopeRejectedError('unsupported-kind', `unknown body kind ${body.kind}`)
   }

@@ -8,6 +8,7 @@
 import { MailboxService } from './mailbox-service.js'
 import type { DepositRefusal } from './constants.js'
 import type { MailboxStore } from './mailbox-store.js'
+import type { ArchiveLimits } from '../channels/archive.js'
 import type { AbortOptions, ComponentLogger, PeerId } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
@@ -20,8 +21,11 @@ export interface MailboxComponents {
   logger: ComponentLogger
 }
 
-/** What a relay enforces. Every limit has a default in ./constants.ts. */
-export interface RelayLimits {
+/**
+ * What a relay enforces. Every mailbox limit has a default in ./constants.ts; the channel
+ * archive's limits (ArchiveLimits) have theirs in ../channels/constants.ts.
+ */
+export interface RelayLimits extends ArchiveLimits {
   /** 'open' serves any recipient; a list serves only those peer ids. @default 'open' */
   serve?: 'open' | string[]
   /** Envelopes held per recipient. @default DEFAULT_QUOTA_MESSAGES (10000) */

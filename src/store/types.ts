@@ -1,7 +1,7 @@
 /** Records kept in the store. Field names are part of the control API's JSON (docs/cli.md). */
 
 export type OutboxState = 'queued' | 'sent' | 'delivered' | 'read' | 'failed'
-export type OutboxKind = 'text' | 'read-receipt' | 'delivery-receipt'
+export type OutboxKind = 'text' | 'read-receipt' | 'delivery-receipt' | 'channel-key'
 
 export interface OutboxRecord {
   /** Message id: 32 hex characters. */
@@ -13,6 +13,8 @@ export interface OutboxRecord {
   text?: string
   /** For read receipts: the ids of the messages that were read. */
   refs?: string[]
+  /** For channel keys: the encoded KeyGrant, base64. */
+  channel?: string
   createdAt: number
   state: OutboxState
   attempts: number

@@ -349,6 +349,7 @@ export interface Body {
   refs: Uint8Array<ArrayBuffer>[]
   relays: Uint8Array<ArrayBuffer>[]
   addrs: Uint8Array<ArrayBuffer>[]
+  channel: Uint8Array<ArrayBuffer>
 }
 
 export namespace Body {
@@ -397,6 +398,11 @@ export namespace Body {
           }
         }
 
+        if ((obj.channel != null && obj.channel.byteLength > 0)) {
+          w.uint32(58)
+          w.bytes(obj.channel)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -407,7 +413,8 @@ export namespace Body {
           text: '',
           refs: [],
           relays: [],
-          addrs: []
+          addrs: [],
+          channel: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -450,6 +457,10 @@ export namespace Body {
               }
 
               obj.addrs.push(reader.bytes())
+              break
+            }
+            case 7: {
+              obj.channel = reader.bytes()
               break
             }
             default: {
@@ -539,6 +550,13 @@ export namespace Body {
 
               break
             }
+            case 7: {
+              yield {
+                field: `${prefix}.channel`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -584,6 +602,11 @@ export namespace Body {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface BodyChannelFieldEvent {
+    field: '$.channel'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Body>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Body.codec())
   }
@@ -592,7 +615,7 @@ export namespace Body {
     return decodeMessage(buf, Body.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Body>): Generator<BodyKindFieldEvent | BodyTimestampFieldEvent | BodyTextFieldEvent | BodyRefsFieldEvent | BodyRelaysFieldEvent | BodyAddrsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Body>): Generator<BodyKindFieldEvent | BodyTimestampFieldEvent | BodyTextFieldEvent | BodyRefsFieldEvent | BodyRelaysFieldEvent | BodyAddrsFieldEvent | BodyChannelFieldEvent> {
     return streamMessage(buf, Body.codec(), opts)
   }
 }

@@ -1,0 +1,161 @@
+/**
+ * Channel cryptography: topics, sealed frames and signed invites.
+ *
+ *   topic      = "/pigeon/channel/1/" || hex(SHA-256("pigeon-channel-topic-v1\0" || channel id || epoch BE32))[0..32]
+ *   aad        = "pigeon-channel-v1\0" || channel id || epoch BE32
+ *   frame      = Frame{ version 1, nonce, XChaCha20-Poly1305(epoch key, nonce, aad, Signed{ author, signature, post }) }
+ *   signature  = Ed25519(author, "pigeon-channel-sig-v1\0" || channel id || epoch BE32 || post)
+ *
+ * The topic hides the channel id from anyone who sees only the topic (a relay archiving it), and
+ * changes with every epoch, so a removed member no longer knows where the channel lives. The
+ * author's identity and signature are inside the ciphertext: a relay learns neither.
+ */
+import { createHash, randomBytes, sign, verify } from 'node:crypto'
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
+import { Frame, Invite, Post, Signed, SignedInvite } from './pb/channel.js'
+import { peerIdFromBytes, peerKeys, type LocalKeys } from '../crypto/keys.js'
+import { CHANNEL_ID_LENGTH, CHANNEL_KEY_LENGTH, FRAME_VERSION, MAX_FRAME_BYTES, MAX_POST_ADDRS, TOPIC_PREFIX } from './constants.js'
+import { InvalidInviteError } from '../errors.js'
+import type { PeerId } from '@libp2p/interface'
+
+const TOPIC_CONTEXT = Buffer.from('pigeon-channel-topic-v1\0')
+const AAD_CONTEXT = Buffer.from('pigeon-channel-v1\0')
+const SIGNATURE_CONTEXT = Buffer.from('pigeon-channel-sig-v1\0')
+const INVITE_CONTEXT = Buffer.from('pigeon-invite-v1\0')
+const NONCE_LENGTH = 24
+/** Invites are text a person copies: this prefix says what it is. */
+export const INVITE_PREFIX = 'pigeon-invite:'
+/** Largest invite string accepted: its addresses are bounded, so real ones are ~1-2 KiB. */
+const MAX_INVITE_CHARS = 16 * 1024
+
+function epochBytes (epoch: number): Buffer {
+  const buf = Buffer.alloc(4)
+  buf.writeUInt32BE(epoch)
+  return buf
+}
+
+/** The gossipsub topic of a channel's epoch. */
+export function topicFor (channel: Uint8Array, epoch: number): string {
+  const digest = createHash('sha256').update(TOPIC_CONTEXT).update(channel).update(epochBytes(epoch)).digest('hex')
+  return TOPIC_PREFIX + digest.slice(0, 32)
+}
+
+/** gossipsub message id: a hash of the data, so a copy of a frame is dropped wherever it arrives. */
+export function frameId (data: Uint8Array): Uint8Array {
+  return createHash('sha256').update(data).digest().subarray(0, 20)
+}
+
+function aad (channel: Uint8Array, epoch: number): Buffer {
+  return Buffer.concat([AAD_CONTEXT, channel, epochBytes(epoch)])
+}
+
+function signingInput (channel: Uint8Array, epoch: number, post: Uint8Array): Buffer {
+  return Buffer.concat([SIGNATURE_CONTEXT, channel, epochBytes(epoch), post])
+}
+
+/** Signs and encrypts an encoded Post for a channel epoch; returns the gossipsub data. */
+export function sealPost (local: LocalKeys, channel: Uint8Array, epoch: number, key: Uint8Array, post: Uint8Array): Uint8Array {
+  const signature = sign(null, signingInput(channel, epoch, post), local.ed25519Private)
+  const plaintext = Signed.encode({ author: local.idBytes as Uint8Array<ArrayBuffer>, signature, post: post as Uint8Array<ArrayBuffer> })
+  const nonce = new Uint8Array(randomBytes(NONCE_LENGTH))
+  const ciphertext = xchacha20poly1305(key, nonce, aad(channel, epoch)).encrypt(plaintext)
+  return Frame.encode({ version: FRAME_VERSION, nonce, ciphertext: ciphertext as Uint8Array<ArrayBuffer> })
+}
+
+/** Why a frame was refused. Every reason makes the gossipsub validator reject it. */
+export type FrameRejection = 'too-large' | 'malformed' | 'unsupported-version' | 'decrypt-failed' | 'bad-signature' | 'bad-post'
+
+export class FrameRejectedError extends Error {
+  readonly reason: FrameRejection
+  constructor (reason: FrameRejection, message: string = reason) {
+    super(message)
+    this.name = 'FrameRejectedError'
+    this.reason = reason
+  }
+}
+
+/** Checks only what a relay can check: the size and the outer structure. */
+export function checkFrame (data: Uint8Array): Frame {
+  if (data.byteLength > MAX_FRAME_BYTES) throw new FrameRejectedError('too-large')
+  let frame: Frame
+  try {
+    frame = Frame.decode(data)
+  } catch {
+    throw new FrameRejectedError('malformed', 'frame does not decode')
+  }
+  if (frame.version !== FRAME_VERSION) throw new FrameRejectedError('unsupported-version', `unsupported frame version ${frame.version}`)
+  if (frame.nonce.byteLength !== NONCE_LENGTH || frame.ciphertext.byteLength < 16) throw new FrameRejectedError('malformed', 'frame field has the wrong length')
+  return frame
+}
+
+export interface OpenedPost {
+  author: PeerId
+  post: Post
+}
+
+/** Decrypts and verifies a frame with the epoch key. Throws FrameRejectedError. */
+export function openFrame (data: Uint8Array, channel: Uint8Array, epoch: number, key: Uint8Array): OpenedPost {
+  const frame = checkFrame(data)
+  let plaintext: Uint8Array
+  try {
+    plaintext = xchacha20poly1305(key, frame.nonce, aad(channel, epoch)).decrypt(frame.ciphertext)
+  } catch {
+    throw new FrameRejectedError('decrypt-failed', 'frame does not decrypt with the epoch key')
+  }
+  let signed: Signed
+  try {
+    signed = Signed.decode(plaintext)
+  } catch {
+    throw new FrameRejectedError('malformed', 'signed content does not decode')
+  }
+  const author = peerIdFromBytes(signed.author)
+  const keys = author == null ? undefined : peerKeys(author)
+  if (author == null || keys == null) throw new FrameRejectedError('malformed', 'author is not an Ed25519 peer id')
+  if (!verify(null, signingInput(channel, epoch, signed.post), keys.ed25519, signed.signature)) {
+    throw new FrameRejectedError('bad-signature', 'author signature does not verify')
+  }
+  let post: Post
+  try {
+    post = Post.decode(signed.post, { limits: { relays: MAX_POST_ADDRS, addrs: MAX_POST_ADDRS } })
+  } catch {
+    throw new FrameRejectedError('malformed', 'post does not decode')
+  }
+  return { author, post }
+}
+
+/** Makes the copy-pasteable invite string, signed by `local` (the inviter named inside). */
+export function encodeInvite (local: LocalKeys, invite: Invite): string {
+  const bytes = Invite.encode(invite)
+  const signature = sign(null, Buffer.concat([INVITE_CONTEXT, bytes]), local.ed25519Private)
+  return INVITE_PREFIX + Buffer.from(SignedInvite.encode({ invite: bytes, signature })).toString('base64url')
+}
+
+export interface DecodedInvite {
+  invite: Invite
+  creator: PeerId
+  inviter: PeerId
+}
+
+/** Parses and verifies an invite string. Throws InvalidInviteError with one readable line. */
+export function decodeInvite (text: string): DecodedInvite {
+  const trimmed = text.trim()
+  if (!trimmed.startsWith(INVITE_PREFIX)) throw new InvalidInviteError(`an invite starts with "${INVITE_PREFIX}"`)
+  if (trimmed.length > MAX_INVITE_CHARS) throw new InvalidInviteError('the invite is too long')
+  let invite: Invite
+  let signed: SignedInvite
+  try {
+    signed = SignedInvite.decode(Buffer.from(trimmed.slice(INVITE_PREFIX.length), 'base64url'))
+    invite = Invite.decode(signed.invite, { limits: { addrs: MAX_POST_ADDRS, relays: MAX_POST_ADDRS } })
+  } catch {
+    throw new InvalidInviteError('the invite is damaged (it does not decode): copy it again in full')
+  }
+  const inviter = peerIdFromBytes(invite.inviter)
+  const creator = peerIdFromBytes(invite.creator)
+  const keys = inviter == null ? undefined : peerKeys(inviter)
+  if (inviter == null || creator == null || keys == null) throw new InvalidInviteError('the invite names an invalid peer id')
+  if (!verify(null, Buffer.concat([INVITE_CONTEXT, signed.invite]), keys.ed25519, signed.signature)) {
+    throw new InvalidInviteError('the invite signature does not verify: it was altered')
+  }
+  if (invite.channel.byteLength !== CHANNEL_ID_LENGTH || invite.key.byteLength !== CHANNEL_KEY_LENGTH) throw new InvalidInviteError('the invite has a malformed channel id or key')
+  return { invite, creator, inviter }
+}
