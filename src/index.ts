@@ -15,6 +15,8 @@ export type { PigeonInit, PigeonEvents, ReceiptEvent, ReceiptState, NodeStatus }
 export type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, OutboxKind, RelayRecord } from './store/types.js'
 export type { RelayLimits } from './mailbox/index.js'
 export type { Durability } from './store/store.js'
+export type { ChannelInfo, ChannelMessage, ChannelMessageView, ChannelMessageKind, ChannelRejection, ChannelState, MemberRecord, ArchiveLimits } from './channels/index.js'
+export { Channels } from './channels/index.js'
 export { decodeCard, type ContactCard } from './contacts/card.js'
 export * from './errors.js'
 export * as constants from './constants.js'

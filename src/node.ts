@@ -40,7 +40,7 @@ import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay
 import { DEFAULT_LISTEN, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
 import { DeliveryFailedError, InvalidMessageError, MessageNotFoundError, NotStartedError, TimeoutError, UnknownRecipientError } from './errors.js'
 import { VERSION } from './version.js'
-import { Channels, ChannelStore, ChannelArchive, ArchiveStore, ChannelTopics, pigeonGossipsub, history, type HistoryService, type ChannelMessageView } from './channels/index.js'
+import { Channels, ChannelStore, ChannelArchive, ArchiveStore, ChannelTopics, pigeonGossipsub, history, type HistoryService, type ChannelMessageView, type ChannelInfo, type ChannelRejection } from './channels/index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, RelayRecord } from './store/types.js'
 import type { AbortOptions, Ed25519PrivateKey, Logger, PeerId } from '@libp2p/interface'
@@ -144,6 +144,10 @@ export interface PigeonEvents {
   outbox: CustomEvent<OutboxRecord>
   /** A channel message is stored: a post (own ones included), a join, a leave or a removal. */
   'channel:message': CustomEvent<ChannelMessageView>
+  /** A channel changed: members, key epoch, state (left, removed), or waiting for a new key. */
+  'channel:update': CustomEvent<ChannelInfo>
+  /** A channel frame failed validation and was dropped; its sender's gossipsub score went down. */
+  'channel:rejected': CustomEvent<ChannelRejection>
 }
 
 export interface NodeStatus {
@@ -252,7 +256,9 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       learn: async (peer, relays, addrs) => { await this.directory.learn(peer, { relays, addrs } as unknown as Body) },
       grant: async (member, grant) => { await this.enqueue(member, { kind: 'channel-key', channel: Buffer.from(grant).toString('base64') }) },
       resolve: (nameOrPeerId) => this.resolve(nameOrPeerId),
-      onMessage: (message) => { this.safeDispatchEvent<ChannelMessageView>('channel:message', { detail: message }) }
+      onMessage: (message) => { this.safeDispatchEvent<ChannelMessageView>('channel:message', { detail: message }) },
+      onUpdate: (info) => { this.safeDispatchEvent<ChannelInfo>('channel:update', { detail: info }) },
+      onReject: (rejection) => { this.safeDispatchEvent<ChannelRejection>('channel:rejected', { detail: rejection }) }
     })
     if (archiveStore != null) {
       const limits = init.relay === true || init.relay == null || init.relay === false ? {} : init.relay
@@ -344,9 +350,10 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       this.homeRelays.connected(evt.detail)
     })
     await this.outbox.start()
-    await this.homeRelays.start()
+    // Channels listen for connections before the home relays connect: catching up starts on connect.
     this.archive?.start()
     await this.channels.start()
+    await this.homeRelays.start()
     this.startedAt = Date.now()
     this.started = true
     this.greetContacts()

@@ -16,6 +16,11 @@ import { Card, SignedCard } from '../src/contacts/pb/card.js'
 import { MAX_BATCH_ENVELOPES, SCHEME_X25519_XCHACHA } from '../src/constants.js'
 import { BODY_KIND, REJECT_REASON_CODES } from '../src/dm/constants.js'
 import { newId, newKeys, sealedOf, sealRaw, signEnvelope, textBody } from './crypto-helpers.js'
+import { decodeInvite, FrameRejectedError, INVITE_PREFIX, openFrame, sealPost } from '../src/channels/crypto.js'
+import { Post as ChannelPost } from '../src/channels/pb/channel.js'
+import { InvalidInviteError } from '../src/errors.js'
+
+const FRAME_REASONS = new Set(['too-large', 'malformed', 'unsupported-version', 'decrypt-failed', 'bad-signature'])
 
 /** Enough runs to reach the odd corners, few enough that the file runs in seconds. */
 const RUNS = 500
@@ -376,4 +381,46 @@ describe('open() on hostile envelopes', () => {
       sender.map(s => (id: Uint8Array, e: Uint8Array) => signedSealed(alice, s, bob, id, e, body))
     )
   }
+})
+
+// --- channels --------------------------------------------------------------------------------
+
+describe('channel frames and invites on hostile bytes', () => {
+  let author: LocalKeys
+  const channel = new Uint8Array(16).fill(7)
+  const key = new Uint8Array(32).fill(9)
+  let valid: Uint8Array
+  const post = ChannelPost.encode({ kind: 0, id: new Uint8Array(16).fill(1), wall: 1_700_000_000_000n, counter: 0, text: 'hello channel', relays: [], addrs: [], member: new Uint8Array(0), nextEpoch: 0 })
+  before(async () => {
+    author = await newKeys()
+    valid = sealPost(author, channel, 3, key, post)
+  })
+
+  it('random frames are refused with FrameRejectedError and a known reason', DEADLINE, () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 2048 }), (bytes) => {
+      assert.throws(() => openFrame(bytes, channel, 3, key), (err: any) => err instanceof FrameRejectedError && FRAME_REASONS.has(err.reason))
+    }), { numRuns: RUNS })
+  })
+
+  it('mutated frames never open to altered content', DEADLINE, () => {
+    fc.assert(fc.property(mutations, (edits) => {
+      const opened = attempt(() => openFrame(mutate(valid, edits), channel, 3, key))
+      if (opened != null) {
+        assert.equal(opened.author.toString(), author.peerId.toString())
+        assert.deepEqual(ChannelPost.encode(opened.post), post)
+      }
+    }), { numRuns: RUNS })
+  })
+
+  it('a frame opens only in its own channel and epoch', () => {
+    assert.equal(openFrame(valid, channel, 3, key).post.text, 'hello channel')
+    assert.throws(() => openFrame(valid, channel, 4, key), { reason: 'decrypt-failed' } as any)
+    assert.throws(() => openFrame(valid, new Uint8Array(16), 3, key), { reason: 'decrypt-failed' } as any)
+  })
+
+  it('random and mutated invite strings are refused with InvalidInviteError', DEADLINE, () => {
+    fc.assert(fc.property(fc.string({ maxLength: 400 }), (text) => {
+      assert.throws(() => decodeInvite(INVITE_PREFIX + text), InvalidInviteError)
+    }), { numRuns: RUNS })
+  })
 })

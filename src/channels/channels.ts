@@ -59,6 +59,19 @@ export interface ChannelsInit {
   /** Contact name or peer id to a peer id. */
   resolve: (nameOrPeerId: string) => PeerId
   onMessage: (message: ChannelMessageView) => void
+  /** A channel changed: members, epoch, state, or held posts. */
+  onUpdate: (info: ChannelInfo) => void
+  /** A frame failed validation (it was dropped, and its sender's gossipsub score went down). */
+  onReject: (rejection: ChannelRejection) => void
+}
+
+export interface ChannelRejection {
+  channel: string
+  name: string
+  /** The peer that sent the frame (for history, the relay that served it). */
+  from: string
+  reason: string
+  source: 'gossip' | 'history'
 }
 
 interface Decision {
@@ -85,6 +98,8 @@ export class Channels {
   /** `${topic} ${relay}` pairs a relay has agreed to archive this run. */
   private readonly archived = new Set<string>()
   private timer?: ReturnType<typeof setInterval>
+  /** Channel peers being dialled now: one dial each at a time. */
+  private readonly dialing = new Set<string>()
   private running = false
   readonly stats = { received: 0, rejected: 0, posted: 0, published: 0 }
 
@@ -219,6 +234,7 @@ export class Channels {
     await this.postNow(record, { kind: POST_KIND.JOIN, ...this.init.whereabouts() }, [this.init.store.channelOp(record)])
     this.subscribe(record)
     this.archiveAtHome(record)
+    this.init.onUpdate(this.info(record))
     return { ...this.info(record), invite: this.invite(name) }
   }
 
@@ -275,6 +291,7 @@ export class Channels {
     this.archiveAtHome(record)
     this.connect(record)
     this.catchUp(record)
+    this.init.onUpdate(this.info(record))
     return this.info(record)
   }
 
@@ -311,6 +328,7 @@ export class Channels {
     await this.sendGrants(record)
     this.subscribe(record)
     this.archiveAtHome(record)
+    this.init.onUpdate(this.info(record))
     await this.dropAfterRemoval(record, peer, message.message)
   }
 
@@ -320,7 +338,7 @@ export class Channels {
     const message = this.buildMessage(record, { kind: POST_KIND.LEAVE })
     // Sealed now: the keys are gone once this returns, and the goodbye may go out later.
     const epoch = record.epoch
-    const topic = topicFor(idFromHex(record.id), epoch)
+    const topic = this.topic(record, epoch)
     const frame = sealPost(this.init.keys, idFromHex(record.id), epoch, idFromHex(record.keys[epoch]), message.bytes)
     record.state = 'left'
     record.members[this.self].state = 'left'
@@ -333,6 +351,7 @@ export class Channels {
     })
     this.bumpPending(record, 1)
     this.init.onMessage({ ...message.message, name: record.name })
+    this.init.onUpdate(this.info(record))
     this.publishPending(record)
   }
 
@@ -422,7 +441,7 @@ export class Channels {
       const epoch = p.epoch ?? record.epoch
       const key = record.keys[epoch]
       if (key == null) return false
-      topic = topicFor(idFromHex(record.id), epoch)
+      topic = this.topic(record, epoch)
       data = sealPost(this.init.keys, idFromHex(record.id), epoch, idFromHex(key), Buffer.from(p.post, 'base64'))
     }
     const result = await this.init.topics.gossip.publish(topic, data)
@@ -432,17 +451,21 @@ export class Channels {
   // --- receiving ------------------------------------------------------------
 
   /** The topic validator: decides on a frame and queues what it accepts for the store. */
-  validate (topic: string, data: Uint8Array): TopicValidatorResult {
+  validate (topic: string, data: Uint8Array, from: PeerId): TopicValidatorResult {
     const decision = this.decide(topic, data)
-    if (decision.result === TopicValidatorResult.Reject) {
-      this.stats.rejected++
-      this.init.log('rejected a frame on %s: %s', topic, decision.reason)
-    }
+    if (decision.result === TopicValidatorResult.Reject) this.rejected(topic, from.toString(), decision.reason, 'gossip')
     if (decision.message != null) {
       this.incoming.push(decision.message)
       this.flushing ??= this.flush()
     }
     return decision.result
+  }
+
+  private rejected (topic: string, from: string, reason: string | undefined, source: 'gossip' | 'history'): void {
+    this.stats.rejected++
+    const record = this.byId.get(this.topicIndex.get(topic)?.channel ?? '')
+    this.init.log('rejected a frame on %s from %s: %s', record?.name, from, reason)
+    if (record != null) this.init.onReject({ channel: record.id, name: record.name, from, reason: reason ?? 'invalid', source })
   }
 
   private decide (topic: string, data: Uint8Array): Decision {
@@ -588,14 +611,15 @@ export class Channels {
   }
 
   private async persist (messages: ChannelMessage[]): Promise<void> {
-    const extra = [...this.dirty].map(id => this.byId.get(id)).filter(r => r != null).map(r => this.init.store.channelOp(r))
+    const changed = [...this.dirty].map(id => this.byId.get(id)).filter(r => r != null)
     this.dirty.clear()
-    const added = await this.init.store.addMessages(messages, { extra })
+    const added = await this.init.store.addMessages(messages, { extra: changed.map(r => this.init.store.channelOp(r)) })
     this.stats.received += added.length
     for (const m of added) {
       const record = this.byId.get(m.channel)
       if (record != null) this.init.onMessage({ ...m, name: record.name })
     }
+    for (const r of changed) this.init.onUpdate(this.info(r))
   }
 
   /** A key grant from a direct message: accepted only from the channel's creator. */
@@ -625,6 +649,7 @@ export class Channels {
     this.index(record)
     this.dirty.delete(record.id)
     await this.init.store.putChannel(record)
+    this.init.onUpdate(this.info(record))
     this.subscribe(record)
     this.archiveAtHome(record)
     this.publishPending(record)
@@ -680,7 +705,7 @@ export class Channels {
   }
 
   private async catchUpTopic (record: ChannelRecord, epoch: number, relay: string): Promise<void> {
-    const topic = topicFor(idFromHex(record.id), epoch)
+    const topic = this.topic(record, epoch)
     const peer = peerIdFromString(relay)
     if (this.init.libp2p.getConnections(peer).length === 0) return
     let cursor = await this.init.store.cursor(topic, relay)
@@ -691,7 +716,7 @@ export class Channels {
       for (const f of frames) {
         const decision = this.decide(topic, f.data)
         if (decision.message != null) accepted.push(decision.message)
-        else if (decision.result === TopicValidatorResult.Reject) this.stats.rejected++
+        else if (decision.result === TopicValidatorResult.Reject) this.rejected(topic, relay, decision.reason, 'history')
       }
       await this.flushing
       await this.persist(accepted)
@@ -730,7 +755,7 @@ export class Channels {
     const own = parseAddrs(this.init.whereabouts().relays, true).some(a => a.endsWith(`/p2p/${relay}`))
     if (!own) return
     for (const epoch of Object.keys(record.keys).map(Number)) {
-      const topic = topicFor(idFromHex(record.id), epoch)
+      const topic = this.topic(record, epoch)
       const key = `${topic} ${relay}`
       if (this.archived.has(key)) continue
       const peer = peerIdFromString(relay)
@@ -749,7 +774,7 @@ export class Channels {
    * still meshes through their relays.
    */
   private connect (record: ChannelRecord): void {
-    const topic = topicFor(idFromHex(record.id), record.epoch)
+    const topic = this.topic(record, record.epoch)
     const subscribers = new Set(this.init.topics.gossip.getSubscribers(topic).map(p => p.toString()))
     const candidates: Array<{ peer: string, addrs: string[] }> = []
     for (const relay of this.channelRelays(record)) candidates.push({ peer: relay, addrs: this.relayAddrs(record).filter(a => a.endsWith(`/p2p/${relay}`)) })
@@ -759,14 +784,17 @@ export class Channels {
     let dials = 0
     for (const c of candidates) {
       if (dials >= MAX_CHANNEL_DIALS) break
-      if (subscribers.has(c.peer)) continue
+      if (subscribers.has(c.peer) || this.dialing.has(c.peer)) continue
       const peer = peerIdFromString(c.peer)
       if (this.init.libp2p.getConnections(peer).length > 0) continue
       dials++
+      this.dialing.add(c.peer)
       void (async () => {
         if (c.addrs.length > 0) await this.init.libp2p.peerStore.merge(peer, { multiaddrs: c.addrs.map(a => multiaddr(a).decapsulateCode(421)) })
         await this.init.libp2p.dial(peer, { signal: AbortSignal.timeout(CHANNEL_DIAL_TIMEOUT_MS) })
-      })().catch(err => { this.init.log('channel peer %s not reachable: %s', c.peer, err.message) })
+      })()
+        .catch(err => { this.init.log('channel peer %s not reachable: %s', c.peer, err.message) })
+        .finally(() => this.dialing.delete(c.peer))
     }
   }
 
@@ -777,6 +805,9 @@ export class Channels {
         if (record.state === 'active') {
           this.connect(record)
           this.archiveAtHome(record)
+          // Anti-entropy: what a relay archived after this node last asked (a post that reached
+          // the relay just before this node subscribed, say) arrives within a round.
+          this.catchUp(record)
         }
         this.publishPending(record)
       }
@@ -790,8 +821,8 @@ export class Channels {
     // The current epoch and the one before it: posts in flight during a key change still arrive.
     for (const epoch of Object.keys(record.keys).map(Number)) {
       if (epoch < record.epoch - 1) continue
-      const topic = topicFor(idFromHex(record.id), epoch)
-      this.init.topics.join(topic, 'member', (data) => this.validate(topic, data))
+      const topic = this.topic(record, epoch)
+      this.init.topics.join(topic, 'member', (data, from) => this.validate(topic, data, from))
     }
   }
 
@@ -801,9 +832,14 @@ export class Channels {
     }
   }
 
+  /** The topic of an epoch whose key this node holds. */
+  private topic (record: ChannelRecord, epoch: number): string {
+    return topicFor(idFromHex(record.id), epoch, idFromHex(record.keys[epoch]))
+  }
+
   private index (record: ChannelRecord): void {
     for (const epoch of Object.keys(record.keys).map(Number)) {
-      this.topicIndex.set(topicFor(idFromHex(record.id), epoch), { channel: record.id, epoch })
+      this.topicIndex.set(this.topic(record, epoch), { channel: record.id, epoch })
     }
   }
 

@@ -89,7 +89,7 @@ export const MAX_CHANNEL_RELAYS = 8
 /** Channel peers (members and relays) a member dials per channel and per maintenance round. */
 export const MAX_CHANNEL_DIALS = 8
 
-/** How often a member checks that it is connected to its channels' peers and republishes held posts. */
+/** How often a member checks that it is connected to its channels' peers, republishes held posts and asks the channels' relays for anything it missed. */
 export const CHANNEL_MAINTENANCE_MS = 5_000
 
 /** One dial to a channel peer. */

@@ -1,13 +1,14 @@
 /**
  * Channel cryptography: topics, sealed frames and signed invites.
  *
- *   topic      = "/pigeon/channel/1/" || hex(SHA-256("pigeon-channel-topic-v1\0" || channel id || epoch BE32))[0..32]
+ *   topic      = "/pigeon/channel/1/" || hex(SHA-256("pigeon-channel-topic-v1\0" || channel id || epoch BE32 || epoch key))[0..32]
  *   aad        = "pigeon-channel-v1\0" || channel id || epoch BE32
  *   frame      = Frame{ version 1, nonce, XChaCha20-Poly1305(epoch key, nonce, aad, Signed{ author, signature, post }) }
  *   signature  = Ed25519(author, "pigeon-channel-sig-v1\0" || channel id || epoch BE32 || post)
  *
  * The topic hides the channel id from anyone who sees only the topic (a relay archiving it), and
- * changes with every epoch, so a removed member no longer knows where the channel lives. The
+ * depends on the epoch key, so a removed member (who knows the channel id but not the new key)
+ * cannot even find the new epoch's topic. The
  * author's identity and signature are inside the ciphertext: a relay learns neither.
  */
 import { createHash, randomBytes, sign, verify } from 'node:crypto'
@@ -34,9 +35,9 @@ function epochBytes (epoch: number): Buffer {
   return buf
 }
 
-/** The gossipsub topic of a channel's epoch. */
-export function topicFor (channel: Uint8Array, epoch: number): string {
-  const digest = createHash('sha256').update(TOPIC_CONTEXT).update(channel).update(epochBytes(epoch)).digest('hex')
+/** The gossipsub topic of a channel's epoch: only holders of the epoch key can name it. */
+export function topicFor (channel: Uint8Array, epoch: number, key: Uint8Array): string {
+  const digest = createHash('sha256').update(TOPIC_CONTEXT).update(channel).update(epochBytes(epoch)).update(key).digest('hex')
   return TOPIC_PREFIX + digest.slice(0, 32)
 }
 
@@ -63,7 +64,7 @@ export function sealPost (local: LocalKeys, channel: Uint8Array, epoch: number, 
 }
 
 /** Why a frame was refused. Every reason makes the gossipsub validator reject it. */
-export type FrameRejection = 'too-large' | 'malformed' | 'unsupported-version' | 'decrypt-failed' | 'bad-signature' | 'bad-post'
+export type FrameRejection = 'too-large' | 'malformed' | 'unsupported-version' | 'decrypt-failed' | 'bad-signature'
 
 export class FrameRejectedError extends Error {
   readonly reason: FrameRejection

@@ -2,7 +2,7 @@
  * Group channels over gossipsub: end-to-end encrypted, archived by relays, read in one order by
  * every member. See docs/architecture.md ("Channels") and docs/protocol.md ("Channels", "History").
  */
-export { Channels, orderKey, type ChannelMessageView } from './channels.js'
+export { Channels, orderKey, type ChannelMessageView, type ChannelRejection } from './channels.js'
 export { ChannelStore } from './channel-store.js'
 export { ChannelArchive, type ArchiveLimits } from './archive.js'
 export { ArchiveStore } from './archive-store.js'
