@@ -17,6 +17,13 @@ import type { ChannelMessage, ChannelRecord, PendingPost } from './types.js'
 type Db = AbstractLevel<any, string, any>
 type Sub<V> = AbstractSublevel<Db, any, string, V>
 
+interface PendingWrite {
+  messages: ChannelMessage[]
+  options: { pending?: PendingPost[], extra?: any[] }
+  resolve: (added: ChannelMessage[]) => void
+  reject: (err: unknown) => void
+}
+
 export class ChannelStore {
   private readonly db: Db
   /** classic-level's write options; `sync` is missing from abstract-level's types. */
@@ -26,7 +33,9 @@ export class ChannelStore {
   private readonly seen: Sub<string>
   private readonly pending: Sub<PendingPost>
   private readonly cursors: Sub<number>
-  private chain: Promise<unknown> = Promise.resolve()
+  /** Writes waiting for the one in progress; they go together in the next batch. */
+  private writes: PendingWrite[] = []
+  private writing = false
 
   constructor (db: Db, sync: boolean) {
     this.db = db
@@ -36,12 +45,6 @@ export class ChannelStore {
     this.seen = db.sublevel<string, string>('channel-seen', { valueEncoding: 'json' }) as any
     this.pending = db.sublevel<string, PendingPost>('channel-pending', { valueEncoding: 'json' }) as any
     this.cursors = db.sublevel<string, number>('channel-cursors', { valueEncoding: 'json' }) as any
-  }
-
-  private async serial<T> (fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn)
-    this.chain = run.catch(() => {})
-    return await run
   }
 
   async listChannels (): Promise<ChannelRecord[]> {
@@ -61,35 +64,67 @@ export class ChannelStore {
 
   /**
    * Adds messages not held before (by channel, author and post id) and returns them. With
-   * `own`, the posts also go on the pending list and everything is written durably.
+   * `pending`, those posts also go on the pending list and the write is durable. Calls that
+   * arrive while a write is in progress are committed together in the next one (group commit):
+   * a burst of posts costs one sync, not one each, and the duplicate check sees every write.
    */
   async addMessages (messages: ChannelMessage[], options: { pending?: PendingPost[], extra?: any[] } = {}): Promise<ChannelMessage[]> {
-    return await this.serial(async () => {
-      const keys = messages.map(m => `${m.channel} ${m.author} ${m.id}`)
-      const held = keys.length === 0 ? [] : await this.seen.getMany(keys)
-      const added: ChannelMessage[] = []
-      const ops: any[] = [...(options.extra ?? [])]
-      const inBatch = new Set<string>()
-      for (let i = 0; i < messages.length; i++) {
-        if (held[i] != null || inBatch.has(keys[i])) continue
-        inBatch.add(keys[i])
-        const m = messages[i]
-        added.push(m)
-        ops.push({ type: 'put', sublevel: this.log, key: `${m.channel} ${m.order}`, value: m })
-        ops.push({ type: 'put', sublevel: this.seen, key: keys[i], value: m.order })
-      }
-      for (const p of options.pending ?? []) ops.push({ type: 'put', sublevel: this.pending, key: `${p.channel} ${p.id}`, value: p })
-      if (ops.length > 0) await this.db.batch(ops, options.pending != null ? this.durable : {})
-      return added
-    })
+    const { promise, resolve, reject } = Promise.withResolvers<ChannelMessage[]>()
+    this.writes.push({ messages, options, resolve, reject })
+    if (!this.writing) void this.drain()
+    return await promise
   }
 
-  /** Deletes messages (a removed member's posts dated after its removal). */
+  private async drain (): Promise<void> {
+    this.writing = true
+    try {
+      while (this.writes.length > 0) {
+        const batch = this.writes.splice(0)
+        try {
+          const added = await this.write(batch)
+          batch.forEach((w, i) => { w.resolve(added[i]) })
+        } catch (err) {
+          for (const w of batch) w.reject(err)
+        }
+      }
+    } finally {
+      this.writing = false
+    }
+  }
+
+  private async write (batch: PendingWrite[]): Promise<ChannelMessage[][]> {
+    const all = batch.flatMap(w => w.messages)
+    const keys = all.map(m => `${m.channel} ${m.author} ${m.id}`)
+    const held = keys.length === 0 ? [] : await this.seen.getMany(keys)
+    const ops: any[] = []
+    const inBatch = new Set<string>()
+    let durable = false
+    let i = 0
+    const added = batch.map(w => {
+      ops.push(...(w.options.extra ?? []))
+      const mine: ChannelMessage[] = []
+      for (const m of w.messages) {
+        const key = keys[i]
+        const wasHeld = held[i] != null
+        i++
+        if (wasHeld || inBatch.has(key)) continue
+        inBatch.add(key)
+        mine.push(m)
+        ops.push({ type: 'put', sublevel: this.log, key: `${m.channel} ${m.order}`, value: m })
+        ops.push({ type: 'put', sublevel: this.seen, key, value: m.order })
+      }
+      for (const p of w.options.pending ?? []) ops.push({ type: 'put', sublevel: this.pending, key: `${p.channel} ${p.id}`, value: p })
+      if (w.options.pending != null) durable = true
+      return mine
+    })
+    if (ops.length > 0) await this.db.batch(ops, durable ? this.durable : {})
+    return added
+  }
+
+  /** Deletes messages (a removed member's posts dated after its removal); their ids stay seen. */
   async deleteMessages (messages: ChannelMessage[]): Promise<void> {
     if (messages.length === 0) return
-    await this.serial(async () => {
-      await this.db.batch(messages.map(m => ({ type: 'del', sublevel: this.log, key: `${m.channel} ${m.order}` })) as any)
-    })
+    await this.db.batch(messages.map(m => ({ type: 'del', sublevel: this.log, key: `${m.channel} ${m.order}` })) as any)
   }
 
   /** Messages of a channel in display order, after `after` (an order key), at most `limit`; `last` takes the newest. */
