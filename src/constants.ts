@@ -82,10 +82,10 @@ export const RETRY_MAX_MS = 5 * 60_000
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']
 
 /**
- * Largest channel key grant inside a direct message: channel id, epoch, key and the removed
- * members' peer ids (38 bytes each), for up to MAX_CHANNEL_MEMBERS removals, with headroom.
+ * Largest channel key grant inside a direct message: channel id, epoch, key and up to 256
+ * removed members' peer ids (40 bytes each with framing), well inside MAX_ENVELOPE_BYTES.
  */
-export const MAX_KEY_GRANT_BYTES = 48 * 1024
+export const MAX_KEY_GRANT_BYTES = 16 * 1024
 
 /** Largest control API request body. */
 export const MAX_API_BODY_BYTES = 256 * 1024

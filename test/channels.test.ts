@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { Nodes, nextEvent, tempDir, WS } from './helpers.js'
 import { InvalidInviteError, type ChannelInfo, type ChannelRejection, type PigeonNode } from '../src/index.js'
 import { topicFor, type ChannelMessageView } from '../src/channels/index.js'
-import { openFrame, sealPost, decodeInvite } from '../src/channels/crypto.js'
+import { openFrame, sealPost, decodeInvite, encodeInvite } from '../src/channels/crypto.js'
 import { Frame, Post, Signed } from '../src/channels/pb/channel.js'
 import { localKeys } from '../src/crypto/keys.js'
 import { HISTORY_PROTOCOL } from '../src/channels/constants.js'
@@ -235,6 +235,38 @@ describe('channels', () => {
     await assert.rejects(removed.channels.post('team', 'let me in'), { name: 'ChannelStateError' })
   })
 
+  it('after a removal, an old invite still brings a newcomer in: the creator hands it the current key', async () => {
+    const { members, invite: oldInvite, relay } = await team(3)
+    const [creator, stays, removed] = members
+    const rekeyed = nextEvent<ChannelInfo>(stays, 'channel:update', i => i.epoch === 1 && !i.awaitingKey)
+    assert.equal(await creator.channels.remove('team', removed.peerId.toString()), removed.peerId.toString())
+    await rekeyed
+    // The removed member cannot come back with the invite it had.
+    await assert.rejects(removed.channels.join(oldInvite), { name: 'ChannelStateError' })
+
+    const late = await nodes.node()
+    await late.addRelay(relay.card())
+    const keyed = nextEvent<ChannelInfo>(late, 'channel:update', i => i.epoch === 1 && !i.awaitingKey)
+    await late.channels.join(oldInvite)
+    await keyed
+    const arrived = [creator, stays].map(async m => channelMessage(m, x => x.text === 'hi, I am new'))
+    await late.channels.post('team', 'hi, I am new')
+    await Promise.all(arrived)
+    assert.equal(late.channels.members('team').length, 3)
+  })
+
+  it('the creator can cut off a member that left, who still holds the key', async () => {
+    const { members } = await team(3)
+    const [creator, stays, leaver] = members
+    const left = channelMessage(creator, x => x.kind === 'leave')
+    await leaver.channels.leave('team')
+    await left
+    const rekeyed = nextEvent<ChannelInfo>(stays, 'channel:update', i => i.epoch === 1 && !i.awaitingKey)
+    await creator.channels.remove('team', leaver.peerId.toString())
+    await rekeyed
+    await assert.rejects(creator.channels.remove('team', creator.peerId.toString()), { name: 'ChannelStateError' })
+  })
+
   it('a member that leaves is gone from the member list and the channel stops for it', async () => {
     const { members } = await team(3)
     const [alice, bob, carol] = members
@@ -257,6 +289,14 @@ describe('channels', () => {
     assert.throws(() => decodeInvite('pigeon-invite:!!!'), InvalidInviteError)
     assert.throws(() => decodeInvite('hello'), InvalidInviteError)
     await assert.rejects(alice.channels.join(invite), { name: 'ChannelStateError' })
+    // An inviter cannot pass off another peer as the creator: the channel id binds the real one.
+    const inviterKey = await generateKeyPair('Ed25519')
+    const inviter = localKeys(inviterKey, peerIdFromPrivateKey(inviterKey))
+    const genuine = decodeInvite(invite).invite
+    const forged = encodeInvite(inviter, { ...genuine, creator: inviter.idBytes as Uint8Array<ArrayBuffer>, inviter: inviter.idBytes as Uint8Array<ArrayBuffer> })
+    assert.throws(() => decodeInvite(forged), { name: 'InvalidInviteError', message: /creator/ })
+    const resigned = encodeInvite(inviter, { ...genuine, inviter: inviter.idBytes as Uint8Array<ArrayBuffer> })
+    assert.equal(decodeInvite(resigned).creator.toString(), alice.peerId.toString())
     await assert.rejects(alice.channels.create('crew'), { name: 'ChannelStateError' })
     await assert.rejects(alice.channels.create('has space'), { name: 'InvalidMessageError' })
     await assert.rejects(alice.channels.post('crew', 'x'.repeat(9000)), { name: 'InvalidMessageError' })
@@ -296,5 +336,28 @@ describe('channels', () => {
     await Promise.all([both, kept])
     assert.ok(rejected.every(r => r.source === 'history' && r.from === relay.peerId.toString()))
     assert.ok(!(await bob.channels.read('team')).some(m => m.text === 'wrong key'))
+  })
+
+  it('members that cannot be dialled and share no relay still mesh through each other\'s relays', async () => {
+    const relayA = await nodes.node({ relay: true })
+    const relayB = await nodes.node({ relay: true })
+    // No listen addresses: like nodes behind NAT, reachable only through their relays.
+    const alice = await nodes.node({ memory: true, listen: [] })
+    const bob = await nodes.node({ memory: true, listen: [] })
+    await alice.addRelay(relayA.card())
+    await bob.addRelay(relayB.card())
+    const { invite } = await alice.channels.create('hidden')
+    const bobSeen = channelMessage(alice, m => m.kind === 'join' && m.author === bob.peerId.toString())
+    await bob.channels.join(invite)
+    await bobSeen
+    const fromBob = channelMessage(alice, m => m.text === 'via the relays')
+    const fromAlice = channelMessage(bob, m => m.text === 'and back')
+    await bob.channels.post('hidden', 'via the relays')
+    await alice.channels.post('hidden', 'and back')
+    await Promise.all([fromBob, fromAlice])
+    // Neither has a direct connection to the other: every byte went through a relay.
+    for (const [a, b] of [[alice, bob], [bob, alice]]) {
+      for (const conn of a.libp2p.getConnections(b.peerId)) assert.ok(conn.remoteAddr.toString().includes('/p2p-circuit'))
+    }
   })
 })

@@ -5,7 +5,7 @@
  */
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { checkFrame, frameId } from './crypto.js'
-import { DEFAULT_ARCHIVE_MESSAGES, DEFAULT_ARCHIVE_TOPICS, DEFAULT_ARCHIVE_TOPICS_PER_PEER, DEFAULT_ARCHIVE_TTL_MS } from './constants.js'
+import { MAX_ARCHIVE_TOPICS, DEFAULT_ARCHIVE_MESSAGES, DEFAULT_ARCHIVE_TOPICS, DEFAULT_ARCHIVE_TOPICS_PER_PEER, DEFAULT_ARCHIVE_TTL_MS } from './constants.js'
 import type { ArchiveStore } from './archive-store.js'
 import type { ChannelTopics } from './gossip.js'
 import type { HistoryServer } from './history.js'
@@ -14,7 +14,7 @@ import type { Logger, PeerId } from '@libp2p/interface'
 export interface ArchiveLimits {
   /** Topics one peer may ask this relay to archive. @default DEFAULT_ARCHIVE_TOPICS_PER_PEER (256) */
   archiveTopicsPerPeer?: number
-  /** Topics archived in all. @default DEFAULT_ARCHIVE_TOPICS (10000) */
+  /** Topics archived in all. @default DEFAULT_ARCHIVE_TOPICS (4000) */
   archiveTopics?: number
   /** Frames kept per topic, oldest dropped first. @default DEFAULT_ARCHIVE_MESSAGES (10000) */
   archiveMessages?: number
@@ -47,13 +47,14 @@ export class ChannelArchive implements HistoryServer {
   constructor (init: ArchiveInit) {
     this.init = init
     this.perPeer = init.archiveTopicsPerPeer ?? DEFAULT_ARCHIVE_TOPICS_PER_PEER
-    this.total = init.archiveTopics ?? DEFAULT_ARCHIVE_TOPICS
+    this.total = Math.min(init.archiveTopics ?? DEFAULT_ARCHIVE_TOPICS, MAX_ARCHIVE_TOPICS)
     this.maxMessages = init.archiveMessages ?? DEFAULT_ARCHIVE_MESSAGES
     this.ttl = init.archiveTtl ?? DEFAULT_ARCHIVE_TTL_MS
   }
 
   start (): void {
     for (const topic of this.init.store.topics.keys()) this.subscribe(topic)
+    void this.sweep()
     this.sweeper = setInterval(() => { void this.sweep() }, this.init.sweepInterval)
     this.sweeper.unref()
   }

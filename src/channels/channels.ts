@@ -17,15 +17,15 @@
 import { randomBytes } from 'node:crypto'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { Post, KeyGrant, type Invite } from './pb/channel.js'
-import { decodeInvite, encodeInvite, FrameRejectedError, openFrame, sealPost, topicFor } from './crypto.js'
+import { channelIdFor, decodeInvite, encodeInvite, FrameRejectedError, openFrame, sealPost, topicFor } from './crypto.js'
 import { peerIdFromBytes, type LocalKeys } from '../crypto/keys.js'
 import {
-  CHANNEL_DIAL_TIMEOUT_MS, CHANNEL_ID_LENGTH, CHANNEL_KEY_LENGTH, CHANNEL_MAINTENANCE_MS, MAX_CHANNEL_DIALS, MAX_CHANNEL_MEMBERS,
+  CHANNEL_DIAL_TIMEOUT_MS, CHANNEL_ID_LENGTH, MAX_GRANT_REMOVALS, CHANNEL_KEY_LENGTH, CHANNEL_MAINTENANCE_MS, MAX_CHANNEL_DIALS, MAX_CHANNEL_MEMBERS,
   MAX_CHANNEL_NAME, MAX_CHANNEL_RELAYS, MAX_CLOCK_SKEW_MS, MAX_HISTORY_PAGES, MAX_POST_TEXT_BYTES, POST_ID_LENGTH, POST_KIND
 } from './constants.js'
-import { ChannelNotFoundError, ChannelStateError, InvalidMessageError } from '../errors.js'
+import { ChannelNotFoundError, ChannelStateError, InvalidMessageError, NotStartedError } from '../errors.js'
 import { idFromHex, idToHex } from '../ids.js'
 import type { ChannelStore } from './channel-store.js'
 import type { ChannelTopics } from './gossip.js'
@@ -176,7 +176,7 @@ export class Channels {
       creator: r.creator,
       epoch: r.epoch,
       state: r.state,
-      members: Object.values(r.members).filter(m => m.state === 'member').length,
+      members: this.memberCount(r),
       joinedAt: r.joinedAt,
       awaitingKey: r.awaitingEpoch != null,
       pending: this.pendingCount(r)
@@ -215,11 +215,14 @@ export class Channels {
   // --- create, invite, join -------------------------------------------------
 
   async create (name: string): Promise<ChannelInfo & { invite: string }> {
+    this.assertRunning()
     this.checkName(name)
-    const id = idToHex(randomBytes(CHANNEL_ID_LENGTH))
+    const nonce = randomBytes(CHANNEL_ID_LENGTH)
+    const id = idToHex(channelIdFor(this.init.keys.idBytes, nonce))
     const now = Date.now()
     const record: ChannelRecord = {
       id,
+      nonce: nonce.toString('hex'),
       name,
       creator: this.self,
       epoch: 0,
@@ -253,7 +256,8 @@ export class Channels {
       inviter: this.init.keys.idBytes as Uint8Array<ArrayBuffer>,
       addrs: addrs.slice(0, 8) as Array<Uint8Array<ArrayBuffer>>,
       relays: dedupeBytes([...relays, ...channelRelays]).slice(0, 16) as Array<Uint8Array<ArrayBuffer>>,
-      createdAt: BigInt(Date.now())
+      createdAt: BigInt(Date.now()),
+      nonce: idFromHex(record.nonce)
     }
     return encodeInvite(this.init.keys, invite)
   }
@@ -262,15 +266,18 @@ export class Channels {
   async join (inviteText: string, options: { name?: string } = {}): Promise<ChannelInfo> {
     const { invite, creator, inviter } = decodeInvite(inviteText)
     const id = idToHex(invite.channel)
+    this.assertRunning()
     const existing = this.byId.get(id)
     if (existing?.state === 'active') throw new ChannelStateError(`already a member of this channel (${existing.name})`)
+    const removal = existing?.removals.findLast(r => r.member === this.self)
+    if (removal != null && invite.epoch < removal.nextEpoch) throw new ChannelStateError(`you were removed from ${existing!.name}: this invite is from before that`)
     const name = options.name ?? existing?.name ?? invite.name
     if (existing == null || existing.name !== name) this.checkName(name)
     const now = Date.now()
     const relays = parseAddrs(invite.relays, true)
     const addrs = parseAddrs(invite.addrs, false)
     const record: ChannelRecord = existing ?? {
-      id, name, creator: creator.toString(), epoch: invite.epoch, keys: {}, members: {}, removals: [], state: 'active', joinedAt: now
+      id, nonce: Buffer.from(invite.nonce).toString('hex'), name, creator: creator.toString(), epoch: invite.epoch, keys: {}, members: {}, removals: [], state: 'active', joinedAt: now
     }
     record.name = name
     record.state = 'active'
@@ -301,19 +308,26 @@ export class Channels {
   async post (nameOrId: string, text: string): Promise<ChannelMessageView> {
     if (typeof text !== 'string' || text.length === 0) throw new InvalidMessageError('post text is empty')
     if (Buffer.byteLength(text) > MAX_POST_TEXT_BYTES) throw new InvalidMessageError(`post text is larger than ${MAX_POST_TEXT_BYTES} bytes`)
+    this.assertRunning()
     const record = this.active(nameOrId)
     const message = await this.postNow(record, { kind: POST_KIND.TEXT, text })
     this.stats.posted++
     return { ...message, name: record.name }
   }
 
-  /** Removes a member (creator only): announces it, starts a new epoch and hands its key to the others. */
-  async remove (nameOrId: string, member: string): Promise<void> {
+  /**
+   * Removes a member (creator only): announces it, starts a new epoch and hands its key to the
+   * others. Also takes a member that left, to cut it off from the key it still holds.
+   * Returns the removed member's peer id.
+   */
+  async remove (nameOrId: string, member: string): Promise<string> {
+    this.assertRunning()
     const record = this.active(nameOrId)
     if (record.creator !== this.self) throw new ChannelStateError(`only the creator of ${record.name} can remove members`)
+    if (member === this.self) throw new ChannelStateError('the creator cannot remove itself: use leave')
     const peer = this.init.resolve(member).toString()
-    if (peer === this.self) throw new ChannelStateError('the creator cannot remove itself: use leave')
-    if (record.members[peer]?.state !== 'member') throw new ChannelStateError(`${member} is not a member of ${record.name}`)
+    const state = record.members[peer]?.state
+    if (state !== 'member' && state !== 'left') throw new ChannelStateError(`${member} is not a member of ${record.name}`)
     const oldEpoch = record.epoch
     const nextEpoch = oldEpoch + 1
     const message = this.buildMessage(record, { kind: POST_KIND.REMOVE, member: peerIdFromString(peer).toMultihash().bytes, nextEpoch })
@@ -330,10 +344,12 @@ export class Channels {
     this.archiveAtHome(record)
     this.init.onUpdate(this.info(record))
     await this.dropAfterRemoval(record, peer, message.message)
+    return peer
   }
 
   /** Leaves a channel: says so to the others, forgets its keys and stops following it. */
   async leave (nameOrId: string): Promise<void> {
+    this.assertRunning()
     const record = this.active(nameOrId)
     const message = this.buildMessage(record, { kind: POST_KIND.LEAVE })
     // Sealed now: the keys are gone once this returns, and the goodbye may go out later.
@@ -357,7 +373,9 @@ export class Channels {
 
   private async postNow (record: ChannelRecord, fields: Partial<Post>, extra: any[] = []): Promise<ChannelMessage> {
     const built = this.buildMessage(record, fields)
-    await this.commitOwn(record, built, undefined, extra)
+    // A JOIN goes out in the epoch of the key it was made with, even when a newer epoch is
+    // awaited: the creator hands the new key to a member once it sees that member's JOIN.
+    await this.commitOwn(record, built, fields.kind === POST_KIND.JOIN ? record.epoch : undefined, extra)
     return built.message
   }
 
@@ -385,7 +403,13 @@ export class Channels {
 
   /** Writes an own post durably (with the pending entry that publishes it) and shows it. */
   private async commitOwn (record: ChannelRecord, built: { message: ChannelMessage, bytes: Uint8Array }, epoch?: number, extra: any[] = []): Promise<void> {
-    const pending: PendingPost = { channel: record.id, id: built.message.id, post: Buffer.from(built.bytes).toString('base64'), ...(epoch != null ? { epoch } : {}) }
+    const pending: PendingPost = {
+      channel: record.id,
+      id: built.message.id,
+      post: Buffer.from(built.bytes).toString('base64'),
+      ...(epoch != null ? { epoch } : {}),
+      ...(built.message.kind === 'join' ? { beyondHome: true } : {})
+    }
     this.dirty.delete(record.id)
     await this.init.store.addMessages([built.message], { pending: [pending], extra: [this.init.store.channelOp(record), ...extra] })
     this.bumpPending(record, 1)
@@ -444,8 +468,23 @@ export class Channels {
       topic = this.topic(record, epoch)
       data = sealPost(this.init.keys, idFromHex(record.id), epoch, idFromHex(key), Buffer.from(p.post, 'base64'))
     }
+    if (p.beyondHome === true) {
+      // A JOIN is how the others learn which relays archive this member's posts: one that only
+      // reached those relays would stay there, unknown. It waits for a peer beyond them.
+      const home = new Set(this.homeRelayIds())
+      if (this.init.topics.gossip.getSubscribers(topic).every(peer => home.has(peer.toString()))) return false
+    }
     const result = await this.init.topics.gossip.publish(topic, data)
     return result.recipients.length > 0
+  }
+
+  private homeRelayIds (): string[] {
+    const ids: string[] = []
+    for (const a of parseAddrs(this.init.whereabouts().relays, true)) {
+      const id = multiaddr(a).getComponents().findLast(c => c.name === 'p2p')?.value
+      if (id != null) ids.push(id)
+    }
+    return ids
   }
 
   // --- receiving ------------------------------------------------------------
@@ -482,6 +521,8 @@ export class Channels {
       if (err instanceof FrameRejectedError) return { result: TopicValidatorResult.Reject, reason: err.message }
       throw err
     }
+    // A kind added after this version: valid for those who know it, nothing to show here.
+    if (KIND_NAMES[post.kind] == null) return { result: TopicValidatorResult.Ignore }
     const problem = this.checkPost(record, author.toString(), post, where.epoch)
     if (problem != null) return { result: TopicValidatorResult.Reject, reason: problem }
     const message = this.toMessage(record, author.toString(), post, where.epoch, Date.now())
@@ -494,7 +535,6 @@ export class Channels {
   /** Rules on the decrypted post; a string says why it is refused. */
   private checkPost (record: ChannelRecord, author: string, post: Post, epoch: number): string | undefined {
     const kind = KIND_NAMES[post.kind]
-    if (kind == null) return `unknown post kind ${post.kind}`
     if (post.id.byteLength !== POST_ID_LENGTH) return 'post id has the wrong length'
     if (Number(post.wall) > Date.now() + MAX_CLOCK_SKEW_MS) return 'post is dated in the future'
     if (kind === 'text' && (post.text.length === 0 || Buffer.byteLength(post.text) > MAX_POST_TEXT_BYTES)) return 'text is empty or too large'
@@ -503,7 +543,7 @@ export class Channels {
       if (peerIdFromBytes(post.member) == null) return 'removed member is not a peer id'
       if (post.nextEpoch !== epoch + 1) return 'removal names the wrong next epoch'
     }
-    if (kind === 'join' && record.members[author] == null && Object.keys(record.members).length >= MAX_CHANNEL_MEMBERS) return 'channel is full'
+    if (kind === 'join' && record.members[author]?.state !== 'member' && this.memberCount(record) >= MAX_CHANNEL_MEMBERS) return 'channel is full'
     // A removed member still holds the old key: what it dates after its removal is not a member's.
     for (const r of record.removals) {
       if (r.member === author && epoch < r.nextEpoch && compareClock(Number(post.wall), post.counter, r.wall, r.counter) > 0) return 'author was removed'
@@ -526,6 +566,7 @@ export class Channels {
         if (removed && !record.removals.some(r => r.member === author && message.epoch >= r.nextEpoch)) return
         record.members[author] = { peerId: author, state: 'member', since: current?.since ?? message.receivedAt, relays, addrs, order: message.order }
         this.dirty.add(record.id)
+        this.grantLateJoiner(record, author, message.epoch)
         this.init.learn(author, post.relays, post.addrs).catch(err => { this.init.log('could not note where %s is: %s', author, err.message) })
         if (this.running) this.connect(record)
         break
@@ -552,6 +593,12 @@ export class Channels {
     }
   }
 
+  private memberCount (record: ChannelRecord): number {
+    let n = 0
+    for (const m of Object.values(record.members)) if (m.state === 'member') n++
+    return n
+  }
+
   private applyRemoval (record: ChannelRecord, member: string, message: ChannelMessage): void {
     const m = record.members[member] ??= { peerId: member, state: 'removed', since: message.receivedAt, relays: [], addrs: [] }
     m.state = 'removed'
@@ -566,7 +613,8 @@ export class Channels {
     try {
       await this.flushing
       const later = await this.init.store.messages(record.id, { after: removal.order, author: member })
-      await this.init.store.deleteMessages(later.filter(m => m.epoch <= removal.epoch))
+      // The same rule as checkPost: dated after the removal's clock, in an epoch the member held.
+      await this.init.store.deleteMessages(later.filter(m => m.epoch <= removal.epoch && compareClock(m.wall, m.counter, removal.wall, removal.counter) > 0))
     } catch (err: any) {
       this.init.log('could not drop posts of removed member %s: %s', member, err.message)
     }
@@ -661,8 +709,7 @@ export class Channels {
    * between queues them again at the next start (a second grant of the same key is harmless).
    */
   private async sendGrants (record: ChannelRecord): Promise<void> {
-    const removed = Object.values(record.members).filter(m => m.state === 'removed').map(m => peerIdFromString(m.peerId).toMultihash().bytes as Uint8Array<ArrayBuffer>)
-    const grant = KeyGrant.encode({ channel: idFromHex(record.id), epoch: record.epoch, key: idFromHex(record.keys[record.epoch]), removed })
+    const grant = this.grantFor(record)
     for (const m of Object.values(record.members)) {
       if (m.state !== 'member' || m.peerId === this.self) continue
       await this.init.grant(peerIdFromString(m.peerId), grant)
@@ -670,6 +717,22 @@ export class Channels {
     delete record.grantsOwed
     this.dirty.delete(record.id)
     await this.init.store.putChannel(record)
+  }
+
+  /** The current key as a grant, naming the most recent removals (bounded to fit one direct message). */
+  private grantFor (record: ChannelRecord): Uint8Array {
+    const removed = record.removals.slice(-MAX_GRANT_REMOVALS).map(r => peerIdFromString(r.member).toMultihash().bytes as Uint8Array<ArrayBuffer>)
+    return KeyGrant.encode({ channel: idFromHex(record.id), epoch: record.epoch, key: idFromHex(record.keys[record.epoch]), removed })
+  }
+
+  /**
+   * The creator hands the current key to a member that joined in an older epoch (with an invite
+   * made before a removal, or whose join it had not seen when it rotated the key).
+   */
+  private grantLateJoiner (record: ChannelRecord, member: string, epoch: number): void {
+    if (record.creator !== this.self || epoch >= record.epoch || record.members[member]?.state !== 'member') return
+    this.init.grant(peerIdFromString(member), this.grantFor(record))
+      .catch(err => { this.init.log('could not queue the key for %s: %s', member, err.message) })
   }
 
   // --- history --------------------------------------------------------------
@@ -746,14 +809,11 @@ export class Channels {
 
   /** Asks this node's home relays to archive every topic of the channel it holds a key for. */
   private archiveAtHome (record: ChannelRecord): void {
-    for (const relay of parseAddrs(this.init.whereabouts().relays, true).map(a => multiaddr(a).getComponents().findLast(c => c.name === 'p2p')?.value)) {
-      if (relay != null) this.archiveAt(record, relay)
-    }
+    for (const relay of this.homeRelayIds()) this.archiveAt(record, relay)
   }
 
   private archiveAt (record: ChannelRecord, relay: string): void {
-    const own = parseAddrs(this.init.whereabouts().relays, true).some(a => a.endsWith(`/p2p/${relay}`))
-    if (!own) return
+    if (!this.homeRelayIds().includes(relay)) return
     for (const epoch of Object.keys(record.keys).map(Number)) {
       const topic = this.topic(record, epoch)
       const key = `${topic} ${relay}`
@@ -790,7 +850,7 @@ export class Channels {
       dials++
       this.dialing.add(c.peer)
       void (async () => {
-        if (c.addrs.length > 0) await this.init.libp2p.peerStore.merge(peer, { multiaddrs: c.addrs.map(a => multiaddr(a).decapsulateCode(421)) })
+        if (c.addrs.length > 0) await this.init.libp2p.peerStore.merge(peer, { multiaddrs: c.addrs.map(a => withoutPeer(a, c.peer)) })
         await this.init.libp2p.dial(peer, { signal: AbortSignal.timeout(CHANNEL_DIAL_TIMEOUT_MS) })
       })()
         .catch(err => { this.init.log('channel peer %s not reachable: %s', c.peer, err.message) })
@@ -843,6 +903,10 @@ export class Channels {
     }
   }
 
+  private assertRunning (): void {
+    if (!this.running) throw new NotStartedError('the node is not started')
+  }
+
   private active (nameOrId: string): ChannelRecord {
     const record = this.get(nameOrId)
     if (record.state !== 'active') throw new ChannelStateError(`you ${record.state === 'left' ? 'left' : 'were removed from'} channel ${record.name}`)
@@ -861,6 +925,13 @@ export class Channels {
     if (/^[0-9a-f]{32}$/.test(name)) throw new InvalidMessageError('a channel name cannot look like a channel id')
     if ([...this.byId.values()].some(r => r.name === name)) throw new ChannelStateError(`a channel named ${name} exists already`)
   }
+}
+
+/** An address without a trailing /p2p/<peer> (a circuit address keeps its relay's /p2p). */
+function withoutPeer (text: string, peer: string): Multiaddr {
+  const addr = multiaddr(text)
+  const last = addr.getComponents().at(-1)
+  return last?.name === 'p2p' && last.value === peer ? addr.decapsulateCode(421) : addr
 }
 
 function compareClock (wallA: number, counterA: number, wallB: number, counterB: number): number {

@@ -38,11 +38,21 @@ export const MAX_POST_TEXT_BYTES = 8 * 1024
  */
 export const MAX_FRAME_BYTES = 12 * 1024
 
+/**
+ * Largest gossipsub RPC a node reads. One RPC carries a peer's whole subscription list on connect
+ * (a relay archiving DEFAULT_ARCHIVE_TOPICS topics sends ~56 bytes each) or several frames, so it
+ * is far above one frame; gossipsub drops a peer that sends more.
+ */
+export const MAX_GOSSIP_RPC_BYTES = 1024 * 1024
+
 /** Relays and addresses a JOIN may carry (each list). */
 export const MAX_POST_ADDRS = 16
 
 /** Longest channel name, in characters. */
 export const MAX_CHANNEL_NAME = 64
+
+/** Removed members a key grant names (the most recent): keeps a grant within one direct message. */
+export const MAX_GRANT_REMOVALS = 256
 
 /** Members a channel tracks; beyond it JOINs are refused (a key grant must name them all). */
 export const MAX_CHANNEL_MEMBERS = 1000
@@ -74,8 +84,14 @@ export const MAX_TOPIC_LENGTH = 128
 /** Topics one peer may ask a relay to archive. */
 export const DEFAULT_ARCHIVE_TOPICS_PER_PEER = 256
 
-/** Topics a relay archives in all. */
-export const DEFAULT_ARCHIVE_TOPICS = 10_000
+/**
+ * Topics a relay archives in all: below gossipsub's 5,000 subscriptions per RPC, which is how
+ * the relay's subscription list reaches each peer that connects.
+ */
+export const DEFAULT_ARCHIVE_TOPICS = 4_000
+
+/** The most topics a relay may be configured to archive (gossipsub's per-RPC subscription limit). */
+export const MAX_ARCHIVE_TOPICS = 5_000
 
 /** Frames a relay keeps per topic; the oldest go first. */
 export const DEFAULT_ARCHIVE_MESSAGES = 10_000

@@ -23,6 +23,7 @@ const TOPIC_CONTEXT = Buffer.from('pigeon-channel-topic-v1\0')
 const AAD_CONTEXT = Buffer.from('pigeon-channel-v1\0')
 const SIGNATURE_CONTEXT = Buffer.from('pigeon-channel-sig-v1\0')
 const INVITE_CONTEXT = Buffer.from('pigeon-invite-v1\0')
+const CHANNEL_ID_CONTEXT = Buffer.from('pigeon-channel-id-v1\0')
 const NONCE_LENGTH = 24
 /** Invites are text a person copies: this prefix says what it is. */
 export const INVITE_PREFIX = 'pigeon-invite:'
@@ -33,6 +34,11 @@ function epochBytes (epoch: number): Buffer {
   const buf = Buffer.alloc(4)
   buf.writeUInt32BE(epoch)
   return buf
+}
+
+/** A channel id binds its creator: the first 16 bytes of SHA-256(context || creator peer id bytes || nonce). */
+export function channelIdFor (creator: Uint8Array, nonce: Uint8Array): Uint8Array {
+  return createHash('sha256').update(CHANNEL_ID_CONTEXT).update(creator).update(nonce).digest().subarray(0, CHANNEL_ID_LENGTH)
 }
 
 /** The gossipsub topic of a channel's epoch: only holders of the epoch key can name it. */
@@ -158,5 +164,6 @@ export function decodeInvite (text: string): DecodedInvite {
     throw new InvalidInviteError('the invite signature does not verify: it was altered')
   }
   if (invite.channel.byteLength !== CHANNEL_ID_LENGTH || invite.key.byteLength !== CHANNEL_KEY_LENGTH) throw new InvalidInviteError('the invite has a malformed channel id or key')
+  if (Buffer.compare(channelIdFor(invite.creator, invite.nonce), invite.channel) !== 0) throw new InvalidInviteError('the invite names a creator that did not make this channel')
   return { invite, creator, inviter }
 }

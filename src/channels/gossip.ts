@@ -16,7 +16,7 @@
 import { gossipsub, TopicValidatorResult, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub'
 import { createTopicScoreParams, type PeerScoreParams } from '@libp2p/gossipsub/score'
 import { frameId } from './crypto.js'
-import { MAX_FRAME_BYTES } from './constants.js'
+import { MAX_GOSSIP_RPC_BYTES } from './constants.js'
 import type { PeerId } from '@libp2p/interface'
 
 /** Scores below which a peer gets no gossip, none of our publishes, and nothing of it is processed. */
@@ -64,7 +64,9 @@ export function pigeonGossipsub (overrides: Partial<GossipsubOpts> = {}): Return
     // A post written while no other member is online stays held and is published again later.
     allowPublishToZeroTopicPeers: true,
     ignoreDuplicatePublishError: true,
-    maxInboundDataLength: MAX_FRAME_BYTES,
+    // A cap on each gossipsub RPC (subscriptions, control and messages together); each frame's
+    // own cap (MAX_FRAME_BYTES) is the validator's.
+    maxInboundDataLength: MAX_GOSSIP_RPC_BYTES,
     emitSelf: false,
     scoreParams: {
       // Several members on one host or behind one NAT are normal for a messenger.

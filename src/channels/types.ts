@@ -18,8 +18,10 @@ export interface MemberRecord {
 export type ChannelState = 'active' | 'left' | 'removed'
 
 export interface ChannelRecord {
-  /** 32 hex characters. */
+  /** 32 hex characters: derived from the creator and `nonce` (docs/protocol.md). */
   id: string
+  /** The creator's 16 random bytes behind the id, hex; invites carry it so joiners can check the creator. */
+  nonce: string
   /** This node's name for the channel (unique on this node). */
   name: string
   creator: string
@@ -73,6 +75,8 @@ export interface PendingPost {
   /** Already sealed (a LEAVE: the keys are gone by the time it goes out): the frame, base64, and its topic. */
   frame?: string
   topic?: string
+  /** Published only once a topic peer other than this node's home relays is there (a JOIN). */
+  beyondHome?: boolean
 }
 
 /** A channel as the API and CLI show it. */

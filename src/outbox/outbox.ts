@@ -177,7 +177,7 @@ export class Outbox {
     for (const item of queue.items.values()) {
       if (item.inflight) continue
       // A ref is 16 bytes plus its protobuf tag and length.
-      const estimate = Buffer.byteLength(item.record.text ?? '') + (item.record.refs?.length ?? 0) * 18 + SEAL_OVERHEAD_BYTES
+      const estimate = Buffer.byteLength(item.record.text ?? '') + (item.record.refs?.length ?? 0) * 18 + Math.ceil((item.record.channel?.length ?? 0) * 3 / 4) + SEAL_OVERHEAD_BYTES
       if (batch.length >= OUTBOX_BATCH_ENVELOPES || size + estimate > FRAME_BUDGET) break
       item.envelope ??= this.init.seal(item.record)
       item.inflight = true

@@ -591,6 +591,7 @@ export interface Invite {
   addrs: Uint8Array<ArrayBuffer>[]
   relays: Uint8Array<ArrayBuffer>[]
   createdAt: bigint
+  nonce: Uint8Array<ArrayBuffer>
 }
 
 export namespace Invite {
@@ -652,6 +653,11 @@ export namespace Invite {
           w.uint64(obj.createdAt)
         }
 
+        if ((obj.nonce != null && obj.nonce.byteLength > 0)) {
+          w.uint32(82)
+          w.bytes(obj.nonce)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -665,7 +671,8 @@ export namespace Invite {
           inviter: uint8ArrayAlloc(0),
           addrs: [],
           relays: [],
-          createdAt: 0n
+          createdAt: 0n,
+          nonce: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -716,6 +723,10 @@ export namespace Invite {
             }
             case 9: {
               obj.createdAt = reader.uint64()
+              break
+            }
+            case 10: {
+              obj.nonce = reader.bytes()
               break
             }
             default: {
@@ -817,6 +828,13 @@ export namespace Invite {
               }
               break
             }
+            case 10: {
+              yield {
+                field: `${prefix}.nonce`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -876,6 +894,11 @@ export namespace Invite {
     value: bigint
   }
 
+  export interface InviteNonceFieldEvent {
+    field: '$.nonce'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Invite>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Invite.codec())
   }
@@ -884,7 +907,7 @@ export namespace Invite {
     return decodeMessage(buf, Invite.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Invite>): Generator<InviteChannelFieldEvent | InviteNameFieldEvent | InviteCreatorFieldEvent | InviteEpochFieldEvent | InviteKeyFieldEvent | InviteInviterFieldEvent | InviteAddrsFieldEvent | InviteRelaysFieldEvent | InviteCreatedAtFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Invite>): Generator<InviteChannelFieldEvent | InviteNameFieldEvent | InviteCreatorFieldEvent | InviteEpochFieldEvent | InviteKeyFieldEvent | InviteInviterFieldEvent | InviteAddrsFieldEvent | InviteRelaysFieldEvent | InviteCreatedAtFieldEvent | InviteNonceFieldEvent> {
     return streamMessage(buf, Invite.codec(), opts)
   }
 }
