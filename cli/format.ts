@@ -1,5 +1,5 @@
 /** Human-readable output. Anything a script needs is in --json instead. */
-import type { ContactRecord, InboxRecord, NodeStatus, OutboxRecord } from '../src/index.js'
+import type { ChannelInfo, ChannelMessageView, ContactRecord, InboxRecord, MemberRecord, NodeStatus, OutboxRecord } from '../src/index.js'
 
 export function time (ms: number): string {
   const d = new Date(ms)
@@ -30,6 +30,49 @@ export function contactLine (c: ContactRecord): string {
   return `${c.name}\t${c.peerId}\t${c.addrs.length} address${c.addrs.length === 1 ? '' : 'es'}`
 }
 
+/**
+ * Text from other peers made safe for a terminal: control characters (escape sequences, carriage
+ * returns that overwrite a line) become U+FFFD, and every line after the first is indented so
+ * that each message still starts its own line with its time.
+ */
+export function printable (text: string): string {
+  return text.replace(/[\p{Cc}\u2028\u2029]/gu, c => c === '\n' ? '\n    ' : c === '\t' ? c : '\uFFFD')
+}
+
+/** Who a channel peer is to this node: "you", a contact name, or a short peer id. */
+export function channelPeer (peerId: string, names: Map<string, string>, self: string): string {
+  if (peerId === self) return 'you'
+  return names.get(peerId) ?? shortPeer(peerId)
+}
+
+/** A channel message in display order: posts as `[time] author: text`, joins, leaves and removals as `* …` lines. */
+export function channelMessageLine (m: ChannelMessageView, names: Map<string, string>, self: string): string {
+  const who = channelPeer(m.author, names, self)
+  const at = `[${time(m.wall)}]`
+  switch (m.kind) {
+    case 'text': return `${at} ${who}: ${printable(m.text ?? '')}`
+    case 'join': return `${at} * ${who} joined`
+    case 'leave': return `${at} * ${who} left`
+    case 'remove': return `${at} * ${who} removed ${m.member != null ? channelPeer(m.member, names, self) : 'a member'}`
+    default: return `${at} * ${who}: ${String(m.kind)}`
+  }
+}
+
+/** A member: peer id, then "you", the contact name or "-", then "creator" or "member". */
+export function memberLine (m: MemberRecord, names: Map<string, string>, self: string, creator: string): string {
+  const who = m.peerId === self ? 'you' : names.get(m.peerId) ?? '-'
+  return `${m.peerId}\t${who}\t${m.peerId === creator ? 'creator' : 'member'}`
+}
+
+export function channelLine (c: ChannelInfo): string {
+  const notes = [
+    c.state === 'active' ? 'active' : c.state === 'left' ? 'left' : 'removed',
+    ...(c.awaitingKey ? ['waiting for a new key'] : []),
+    ...(c.pending > 0 ? [`${c.pending} post${c.pending === 1 ? '' : 's'} not yet sent`] : [])
+  ]
+  return `${c.name}\t${c.id}\t${c.members} member${c.members === 1 ? '' : 's'}\t${notes.join(', ')}`
+}
+
 export function bytes (n: number): string {
   if (n < 1024) return `${n} B`
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`
@@ -52,6 +95,7 @@ export function statusText (s: NodeStatus): string {
     `outbox     ${o.queued} queued, ${o.sent} sent, ${o.delivered} delivered, ${o.read} read, ${o.failed} failed`,
     `inbox      ${s.inbox.total} messages, ${s.inbox.unread} unread, ${s.inbox.requests} requests`,
     `contacts   ${s.contacts}`,
+    `channels   ${s.channels.active} active${s.channels.pending > 0 ? `, ${s.channels.pending} post${s.channels.pending === 1 ? '' : 's'} not yet sent` : ''}`,
     `relays     ${s.relays.length === 0 ? 'none' : `${s.relays.filter(r => r.connected).length} of ${s.relays.length} connected`}`,
     ...(s.relay != null ? [`mailboxes  ${s.relay.messages} messages, ${bytes(s.relay.bytes)} for ${s.relay.recipients} peers; ${s.relay.deposited} deposited, ${Object.values(s.relay.refused).reduce((a, b) => a + b, 0)} refused since start`] : []),
     `store      ${bytes(s.store.bytes)} (${s.store.durability})${s.store.location != null ? `  ${s.store.location}` : ''}`,

@@ -6,12 +6,12 @@
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Command, CommanderError, Option } from 'commander'
-import { ControlClient, VERSION, startDaemon, type ContactRecord, type InboxRecord, type NodeStatus, type OutboxRecord, type RelayRecord } from '../src/index.js'
+import { ControlClient, VERSION, startDaemon, type ChannelInfo, type ChannelMessageView, type ContactRecord, type InboxRecord, type MemberRecord, type NodeStatus, type OutboxRecord, type RelayRecord } from '../src/index.js'
 import { createIdentity } from '../src/identity/identity.js'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { processAlive } from '../src/control/control-file.js'
 import { CliError, EXIT, report } from './errors.js'
-import { contactLine, inboxLine, outboxLine, statusText } from './format.js'
+import { channelLine, channelMessageLine, contactLine, inboxLine, memberLine, outboxLine, statusText } from './format.js'
 
 /** How long a stopped node's process may linger before it exits anyway. */
 const EXIT_GRACE_MS = 2_000
@@ -20,7 +20,7 @@ interface GlobalOptions { dataDir?: string, json?: boolean, verbose?: boolean }
 
 const program = new Command()
   .name('pigeon')
-  .description('A peer-to-peer messenger node: end-to-end encrypted direct messages with receipts.')
+  .description('A peer-to-peer messenger node: end-to-end encrypted direct messages with receipts, and group channels.')
   .version(VERSION)
   .option('-d, --data-dir <dir>', 'data directory (default: $PIGEON_HOME, else ~/.pigeon)')
   .option('--json', 'machine-readable output (see docs/cli.md)')
@@ -307,6 +307,109 @@ program.command('outbox')
     const records = await api.request<OutboxRecord[]>('GET', `/v1/messages?${query.toString()}`)
     const names = new Map((await api.request<ContactRecord[]>('GET', '/v1/contacts')).map(c => [c.peerId, c.name]))
     out(() => records.length === 0 ? 'nothing sent' : records.map(r => outboxLine(r, names)).join('\n'), records)
+  })
+
+/** A channel's path in the control API. */
+function channelPath (name: string, rest = ''): string {
+  return `/v1/channels/${encodeURIComponent(name)}${rest}`
+}
+
+const channel = program.command('channel').description('group channels: end-to-end encrypted, one order for every member, archived by relays')
+channel.command('create')
+  .description('create a channel; prints the invite that others join with')
+  .argument('<name>', 'this node\'s name for it: 1 to 64 characters, no spaces')
+  .action(async (name: string) => {
+    const created = await (await client()).request<ChannelInfo & { invite: string }>('POST', '/v1/channels', { name })
+    out(created.invite, created)
+    if (globals().json !== true) process.stderr.write(`pigeon: created channel ${created.name}; others join with: pigeon channel join <the invite above>\n`)
+  })
+channel.command('invite')
+  .description('print an invite to a channel (any member can invite)')
+  .argument('<name>', 'channel name or id')
+  .action(async (name: string) => {
+    const { invite } = await (await client()).request<{ invite: string }>('GET', channelPath(name, '/invite'))
+    out(invite, { invite })
+  })
+channel.command('join')
+  .description('join a channel with an invite')
+  .argument('<invite>', 'the invite (pigeon-invite:...)')
+  .option('--as <name>', 'your name for the channel (default: the name in the invite)')
+  .action(async (invite: string, opts: { as?: string }) => {
+    const joined = await (await client()).request<ChannelInfo>('POST', '/v1/channels/join', { invite, name: opts.as })
+    out(`joined ${joined.name} (${joined.id})`, joined)
+  })
+channel.command('post')
+  .description('post to a channel; prints the post id')
+  .argument('<name>', 'channel name or id')
+  .argument('<text...>', 'the post (several words are joined with spaces)')
+  .action(async (name: string, words: string[]) => {
+    const message = await (await client()).request<ChannelMessageView>('POST', channelPath(name, '/posts'), { text: words.join(' ') })
+    out(message.id, message)
+  })
+channel.command('read')
+  .description('show a channel\'s messages in the order every member sees them')
+  .argument('<name>', 'channel name or id')
+  .option('-f, --follow', 'keep running and print new messages as they arrive')
+  .option('-n, --last <count>', 'only the newest this many', count('--last'))
+  .action(async (name: string, opts: { follow?: boolean, last?: number }) => {
+    const api = await client()
+    const json = globals().json === true
+    const names = json ? new Map<string, string>() : await contactNames(api)
+    // One message per line in both modes (NDJSON with --json), so a script can follow too.
+    const show = (m: ChannelMessageView): void => { process.stdout.write((json ? JSON.stringify(m) : channelMessageLine(m, names, api.info.peerId)) + '\n') }
+    if (opts.follow !== true) {
+      const query = opts.last != null ? `?last=${opts.last}` : ''
+      for (const m of await api.request<ChannelMessageView[]>('GET', channelPath(name, `/messages${query}`))) show(m)
+      return
+    }
+    // Ctrl-C ends --follow cleanly at any moment, the backlog included.
+    const controller = new AbortController()
+    const stop = (): void => { controller.abort() }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    // The stream replays the backlog itself: late history can sort before the newest message
+    // shown, so resuming after an order key from a separate list could miss it.
+    const follow = new URLSearchParams({ channel: name })
+    if (opts.last != null) follow.set('channel-last', String(opts.last))
+    else follow.set('channel-after', '')
+    for await (const event of api.events(`/v1/events?${follow.toString()}`, controller.signal)) {
+      if (event.event === 'channel') show(event.data as ChannelMessageView)
+    }
+    if (!controller.signal.aborted) throw new CliError('the node stopped', EXIT.NOT_RUNNING)
+  })
+channel.command('members')
+  .description('list a channel\'s current members, oldest first')
+  .argument('<name>', 'channel name or id')
+  .action(async (name: string) => {
+    const api = await client()
+    const [info, members, names] = await Promise.all([
+      api.request<ChannelInfo>('GET', channelPath(name)),
+      api.request<MemberRecord[]>('GET', channelPath(name, '/members')),
+      contactNames(api)
+    ])
+    out(() => members.map(m => memberLine(m, names, api.info.peerId, info.creator)).join('\n'),
+      members.map(m => ({ ...m, contact: names.get(m.peerId) ?? null, creator: m.peerId === info.creator, you: m.peerId === api.info.peerId })))
+  })
+channel.command('remove')
+  .description('remove a member (creator only): the others get a new key the removed member never sees')
+  .argument('<name>', 'channel name or id')
+  .argument('<member>', 'a contact name or a peer id')
+  .action(async (name: string, member: string) => {
+    const { removed } = await (await client()).request<{ removed: string }>('DELETE', channelPath(name, `/members/${encodeURIComponent(member)}`))
+    out(`removed ${member === removed ? removed : `${member} (${removed})`} from ${name}`, { channel: name, removed })
+  })
+channel.command('leave')
+  .description('leave a channel: the others are told, and its keys are forgotten')
+  .argument('<name>', 'channel name or id')
+  .action(async (name: string) => {
+    const info = await (await client()).request<ChannelInfo>('POST', channelPath(name, '/leave'))
+    out(`left ${info.name}`, info)
+  })
+channel.command('list')
+  .description('list channels, with those left or removed from')
+  .action(async () => {
+    const list = await (await client()).request<ChannelInfo[]>('GET', '/v1/channels')
+    out(() => list.length === 0 ? 'no channels' : list.map(channelLine).join('\n'), list)
   })
 
 program.command('status')

@@ -408,7 +408,8 @@ export class Channels {
       id: built.message.id,
       post: Buffer.from(built.bytes).toString('base64'),
       ...(epoch != null ? { epoch } : {}),
-      ...(built.message.kind === 'join' ? { beyondHome: true } : {})
+      // The creator's relays are in every invite; a joiner's are news that only its JOIN carries.
+      ...(built.message.kind === 'join' && record.creator !== this.self ? { beyondHome: true } : {})
     }
     this.dirty.delete(record.id)
     await this.init.store.addMessages([built.message], { pending: [pending], extra: [this.init.store.channelOp(record), ...extra] })

@@ -13,6 +13,13 @@ export interface ServerEvent {
   data: any
 }
 
+/** The API's JSON error as an exception; `remoteName` is the library error's name, for callers that tell errors apart. */
+function apiError (status: number, json: any): ControlApiError {
+  const err = new ControlApiError(status, json?.error?.message ?? `HTTP ${status}`)
+  if (typeof json?.error?.name === 'string') (err as { remoteName?: string }).remoteName = json.error.name
+  return err
+}
+
 export class ControlClient {
   readonly info: ControlInfo
 
@@ -49,11 +56,7 @@ export class ControlClient {
     } catch {
       throw new ControlApiError(res.status, `the node answered ${res.status} with a body that is not JSON`)
     }
-    if (!res.ok) {
-      const err = new ControlApiError(res.status, json?.error?.message ?? `HTTP ${res.status}`)
-      if (typeof json?.error?.name === 'string') (err as { remoteName?: string }).remoteName = json.error.name
-      throw err
-    }
+    if (!res.ok) throw apiError(res.status, json)
     return json as T
   }
 
@@ -67,8 +70,7 @@ export class ControlClient {
       throw new NodeNotRunningError(`the pigeon node at ${this.info.url} does not answer (${err.cause?.code ?? err.message})`)
     }
     if (!res.ok || res.body == null) {
-      const json: any = await res.json().catch(() => ({}))
-      throw new ControlApiError(res.status, json?.error?.message ?? `HTTP ${res.status}`)
+      throw apiError(res.status, await res.json().catch(() => ({})))
     }
     const decoder = new TextDecoder()
     let buffer = ''

@@ -8,6 +8,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { MAX_API_BODY_BYTES, MAX_API_WAIT_MS } from '../constants.js'
 import type { PigeonNode, ReceiptEvent } from '../node.js'
 import type { InboxRecord, OutboxRecord } from '../store/types.js'
+import type { ChannelMessageView } from '../channels/index.js'
 
 export interface ControlServerInit {
   node: PigeonNode
@@ -35,6 +36,9 @@ const CLIENT_ERRORS: Record<string, number> = {
   UnknownRecipientError: 400,
   MessageNotFoundError: 404,
   DeliveryFailedError: 409,
+  InvalidInviteError: 400,
+  ChannelNotFoundError: 404,
+  ChannelStateError: 409,
   TimeoutError: 408,
   NotStartedError: 503
 }
@@ -72,6 +76,25 @@ function intParam (url: URL, name: string, max = Number.MAX_SAFE_INTEGER): numbe
   const n = Number(raw)
   if (!Number.isInteger(n) || n < 0 || n > max) throw new HttpError(400, `query parameter "${name}" must be an integer from 0 to ${max}`, 'BadRequest')
   return n
+}
+
+/** An order key as `orderKey()` writes it: wall time, counter, post id. */
+const ORDER_KEY = /^\d{15}\.\d{10}\.[0-9a-f]{32}$/
+
+/** An order key from the query (`after`, `channel-after`); empty means "from the start". */
+function orderParam (url: URL, name: string): string | undefined {
+  const raw = url.searchParams.get(name)
+  if (raw == null || raw === '') return undefined
+  if (!ORDER_KEY.test(raw)) throw new HttpError(400, `query parameter "${name}" must be an order key (the "order" of a channel message)`, 'BadRequest')
+  return raw
+}
+
+/** `limit` and `last` cut a list from opposite ends; both at once has no single meaning. */
+function pageParams (url: URL, limitName: string, lastName: string): { limit?: number, last?: number } {
+  const limit = intParam(url, limitName)
+  const last = intParam(url, lastName)
+  if (limit != null && last != null) throw new HttpError(400, `query parameters "${limitName}" and "${lastName}" cannot be used together`, 'BadRequest')
+  return { limit, last }
 }
 
 export class ControlServer {
@@ -172,6 +195,40 @@ export class ControlServer {
       return await node.markRead(refs)
     })
 
+    this.route('GET', '/v1/channels', async () => node.channels.list())
+    this.route('POST', '/v1/channels', async (req, _url, _p, res) => {
+      const body = await readJson(req)
+      const created = await node.channels.create(requireString(body.name, 'name'))
+      res.statusCode = 201
+      return created
+    })
+    this.route('POST', '/v1/channels/join', async (req, _url, _p, res) => {
+      const body = await readJson(req)
+      const name = body.name == null ? undefined : requireString(body.name, 'name')
+      const joined = await node.channels.join(requireString(body.invite, 'invite'), { name })
+      res.statusCode = 201
+      return joined
+    })
+    this.route('GET', '/v1/channels/:name', async (_req, _url, [name]) => node.channels.channel(name))
+    this.route('GET', '/v1/channels/:name/invite', async (_req, _url, [name]) => ({ invite: node.channels.invite(name) }))
+    this.route('POST', '/v1/channels/:name/posts', async (req, _url, [name], res) => {
+      const body = await readJson(req)
+      const message = await node.channels.post(name, requireString(body.text, 'text'))
+      res.statusCode = 201
+      return message
+    })
+    this.route('GET', '/v1/channels/:name/messages', async (_req, url, [name]) => {
+      return await node.channels.read(name, { after: orderParam(url, 'after'), ...pageParams(url, 'limit', 'last') })
+    })
+    this.route('GET', '/v1/channels/:name/members', async (_req, _url, [name]) => node.channels.members(name))
+    this.route('DELETE', '/v1/channels/:name/members/:member', async (_req, _url, [name, member]) => {
+      return { removed: await node.channels.remove(name, member) }
+    })
+    this.route('POST', '/v1/channels/:name/leave', async (_req, _url, [name]) => {
+      await node.channels.leave(name)
+      return node.channels.channel(name)
+    })
+
     this.route('GET', '/v1/events', async (_req, url, _p, res) => { await this.events(url, res) })
 
     this.route('POST', '/v1/stop', async () => {
@@ -181,19 +238,32 @@ export class ControlServer {
   }
 
   /**
-   * Server-sent events: `message` (an inbox record), `receipt` and `outbox` (any outbox record change). With `?inbox-after=SEQ` the
-   * stream first replays inbox records after SEQ, so a client that lists and then follows misses
-   * nothing: the listener is attached before the backlog is read.
+   * Server-sent events: `message` (an inbox record), `receipt`, `outbox` (any outbox record
+   * change) and `channel` (a stored channel message). With `?inbox-after=SEQ` the stream first
+   * replays inbox records after SEQ, and with `?channel=NAME&channel-after=ORDER` (or
+   * `channel-last=N`) that channel's messages, so a client that lists and then follows misses
+   * nothing: the listeners are attached before the backlogs are read.
    */
   private async events (url: URL, res: ServerResponse): Promise<void> {
     const node = this.init.node
     const from = url.searchParams.get('from') ?? undefined
     const fromPeer = from != null ? node.resolve(from).toString() : undefined
     const after = intParam(url, 'inbox-after')
+    const channelName = url.searchParams.get('channel') ?? undefined
+    const channelId = channelName != null ? node.channels.channel(channelName).id : undefined
+    const channelAfter = orderParam(url, 'channel-after')
+    const channelLast = intParam(url, 'channel-last')
+    const channelReplay = url.searchParams.has('channel-after') || channelLast != null
+    if (channelReplay && channelId == null) throw new HttpError(400, '"channel-after" and "channel-last" need "channel"', 'BadRequest')
+    if (url.searchParams.has('channel-after') && channelLast != null) throw new HttpError(400, 'query parameters "channel-after" and "channel-last" cannot be used together', 'BadRequest')
     // Inbox seqs only grow, so remembering the last one sent drops the overlap between
     // the backlog and live events.
     let lastSeq = after ?? -1
+    // Channel order is not arrival order (history arrives late), so the overlap between the
+    // channel backlog and live events is dropped by identity instead.
+    const replayed = new Set<string>()
     const buffered: InboxRecord[] = []
+    const bufferedPosts: ChannelMessageView[] = []
     let live = false
     const write = (event: string, data: unknown): void => { res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) }
     const sendMessage = (record: InboxRecord): void => {
@@ -202,24 +272,42 @@ export class ControlServer {
       lastSeq = record.seq
       write('message', record)
     }
+    const sendPost = (message: ChannelMessageView): void => {
+      if (channelId != null && message.channel !== channelId) return
+      if (fromPeer != null && message.author !== fromPeer) return
+      if (replayed.has(`${message.author} ${message.id}`)) return
+      write('channel', message)
+    }
     const onMessage = (evt: CustomEvent<InboxRecord>): void => {
       if (live) sendMessage(evt.detail)
       else buffered.push(evt.detail)
     }
     const onReceipt = (evt: CustomEvent<ReceiptEvent>): void => { write('receipt', evt.detail) }
     const onOutbox = (evt: CustomEvent<OutboxRecord>): void => { write('outbox', evt.detail) }
+    const onPost = (evt: CustomEvent<ChannelMessageView>): void => {
+      if (live) sendPost(evt.detail)
+      else bufferedPosts.push(evt.detail)
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
     res.write(': pigeon events\n\n')
     node.addEventListener('message', onMessage)
     node.addEventListener('receipt', onReceipt)
     node.addEventListener('outbox', onOutbox)
+    node.addEventListener('channel:message', onPost)
     this.streams.add(res)
     const heartbeat = setInterval(() => { res.write(': keep-alive\n\n') }, 15_000)
     try {
       if (after != null) {
         for (const record of await node.inbox({ afterSeq: after, from })) sendMessage(record)
       }
+      if (channelReplay && channelId != null) {
+        for (const message of await node.channels.read(channelId, { after: channelAfter, last: channelLast })) {
+          sendPost(message)
+          replayed.add(`${message.author} ${message.id}`)
+        }
+      }
       for (const record of buffered) sendMessage(record)
+      for (const message of bufferedPosts) sendPost(message)
       live = true
       await new Promise<void>(resolve => { res.once('close', resolve) })
     } finally {
@@ -228,6 +316,7 @@ export class ControlServer {
       node.removeEventListener('message', onMessage)
       node.removeEventListener('receipt', onReceipt)
       node.removeEventListener('outbox', onOutbox)
+      node.removeEventListener('channel:message', onPost)
     }
   }
 
