@@ -2,7 +2,8 @@
  * `npm run demo`: two pigeon nodes in temp dirs, one over TCP and one over WebSockets, have a
  * short conversation; every message shows its receipts as they arrive. Then a relay starts, bob
  * makes it his home relay and goes offline: alice's next message waits in the relay's mailbox
- * until bob comes back, and her receipts follow it there and back.
+ * until bob comes back, and her receipts follow it there and back. Last, alice opens a group
+ * channel and bob joins it with her invite.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -130,6 +131,28 @@ async function main (): Promise<void> {
     await alice.waitFor(id, 'delivered', { signal: AbortSignal.timeout(DEADLINE) })
     await bob.markRead([{ from: message.from, id }])
     await alice.waitFor(id, 'read', { signal: AbortSignal.timeout(DEADLINE) })
+
+    // A group channel: alice creates it, bob joins with the invite, and both see every post in
+    // the same order. The relay archives the channel's ciphertext for members who are away.
+    await alice.addRelay(relay.card())
+    const { invite } = await alice.channels.create('friends')
+    log(`alice created channel "friends"; its invite is ${invite.length} characters`)
+    for (const node of [alice, bob]) {
+      node.addEventListener('channel:message', (evt) => {
+        const m = evt.detail
+        if (m.kind === 'text') log(`${names.get(node)} sees in ${m.name}: "${m.text}" by ${m.author === alice.peerId.toString() ? 'alice' : 'bob'}`)
+      })
+    }
+    const bobJoined = nextEvent<{ kind: string, author: string }>(alice, 'channel:message', m => m.kind === 'join' && m.author === bob.peerId.toString(), AbortSignal.timeout(DEADLINE))
+    await bob.channels.join(invite)
+    await bobJoined
+    log('bob joined "friends"')
+    const posted = nextEvent<{ text?: string }>(alice, 'channel:message', m => m.text === 'Groups too, and no server.', AbortSignal.timeout(DEADLINE))
+    await alice.channels.post('friends', 'Welcome to the group, Bob.')
+    await bob.channels.post('friends', 'Groups too, and no server.')
+    await posted
+    const order = (await bob.channels.read('friends')).filter(m => m.kind === 'text').map(m => m.text)
+    log(`bob's view of "friends": ${JSON.stringify(order)}`)
 
     const status = await alice.status()
     log(`alice's outbox: ${JSON.stringify(status.outbox)}`)

@@ -37,5 +37,9 @@ describe('examples', () => {
     assert.ok(order.every(i => i >= 0), `missing a line (${order.join(', ')}):\n${out}`)
     assert.deepEqual([...order].sort((a, b) => a - b), order, `out of order (${order.join(', ')}):\n${out}`)
     assert.match(out, /alice's outbox: \{"queued":0,"sent":0,"delivered":0,"read":3,"failed":0\}/)
+    // The channel: both posts reach bob, shown in the same order they were posted.
+    assert.match(out, /bob joined "friends"$/m)
+    assert.match(out, /bob sees in friends: "Welcome to the group, Bob\." by alice$/m)
+    assert.match(out, /bob's view of "friends": \["Welcome to the group, Bob\.","Groups too, and no server\."\]$/m)
   })
 })
