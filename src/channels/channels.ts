@@ -262,13 +262,21 @@ export class Channels {
     return encodeInvite(this.init.keys, invite)
   }
 
-  /** Joins with an invite; `name` overrides the channel's name on this node. */
+  /**
+   * Joins with an invite; `name` overrides the channel's name on this node. A member waiting for
+   * the key of a newer epoch (its invite predated a removal, or it missed the new key) joins again
+   * with a fresh invite to get it.
+   */
   async join (inviteText: string, options: { name?: string } = {}): Promise<ChannelInfo> {
     const { invite, creator, inviter } = decodeInvite(inviteText)
     const id = idToHex(invite.channel)
     this.assertRunning()
     const existing = this.byId.get(id)
-    if (existing?.state === 'active') throw new ChannelStateError(`already a member of this channel (${existing.name})`)
+    if (existing?.state === 'active' && (existing.awaitingEpoch == null || invite.epoch < existing.awaitingEpoch)) {
+      throw new ChannelStateError(existing.awaitingEpoch == null
+        ? `already a member of this channel (${existing.name})`
+        : `channel ${existing.name} is at a newer key than this invite: ask a member for a fresh invite`)
+    }
     const removal = existing?.removals.findLast(r => r.member === this.self)
     if (removal != null && invite.epoch < removal.nextEpoch) throw new ChannelStateError(`you were removed from ${existing!.name}: this invite is from before that`)
     const name = options.name ?? existing?.name ?? invite.name
@@ -283,8 +291,12 @@ export class Channels {
     record.state = 'active'
     record.joinedAt = now
     record.keys[invite.epoch] = Buffer.from(invite.key).toString('hex')
-    record.epoch = Math.max(record.epoch, invite.epoch)
-    if (record.awaitingEpoch != null && record.awaitingEpoch <= record.epoch) delete record.awaitingEpoch
+    // An invite older than an epoch this node has seen (it left after a removal, say) brings a
+    // key that is no longer in use: post nothing but the JOIN until a fresh invite comes.
+    const newest = Math.max(existing?.epoch ?? 0, existing?.awaitingEpoch ?? 0)
+    record.epoch = invite.epoch
+    if (newest > invite.epoch) record.awaitingEpoch = newest
+    else delete record.awaitingEpoch
     record.members[creator.toString()] ??= { peerId: creator.toString(), state: 'member', since: now, relays: [], addrs: [] }
     const inviterRecord = record.members[inviter.toString()] ??= { peerId: inviter.toString(), state: 'member', since: now, relays: [], addrs: [] }
     inviterRecord.relays = relays
@@ -567,7 +579,6 @@ export class Channels {
         if (removed && !record.removals.some(r => r.member === author && message.epoch >= r.nextEpoch)) return
         record.members[author] = { peerId: author, state: 'member', since: current?.since ?? message.receivedAt, relays, addrs, order: message.order }
         this.dirty.add(record.id)
-        this.grantLateJoiner(record, author, message.epoch)
         this.init.learn(author, post.relays, post.addrs).catch(err => { this.init.log('could not note where %s is: %s', author, err.message) })
         if (this.running) this.connect(record)
         break
@@ -675,7 +686,7 @@ export class Channels {
   async applyGrant (sender: string, bytes: Uint8Array): Promise<void> {
     let grant: KeyGrant
     try {
-      grant = KeyGrant.decode(bytes, { limits: { removed: MAX_CHANNEL_MEMBERS } })
+      grant = KeyGrant.decode(bytes, { limits: { removed: MAX_GRANT_REMOVALS } })
     } catch {
       this.init.log('dropped a malformed key grant from %s', sender)
       return
@@ -724,16 +735,6 @@ export class Channels {
   private grantFor (record: ChannelRecord): Uint8Array {
     const removed = record.removals.slice(-MAX_GRANT_REMOVALS).map(r => peerIdFromString(r.member).toMultihash().bytes as Uint8Array<ArrayBuffer>)
     return KeyGrant.encode({ channel: idFromHex(record.id), epoch: record.epoch, key: idFromHex(record.keys[record.epoch]), removed })
-  }
-
-  /**
-   * The creator hands the current key to a member that joined in an older epoch (with an invite
-   * made before a removal, or whose join it had not seen when it rotated the key).
-   */
-  private grantLateJoiner (record: ChannelRecord, member: string, epoch: number): void {
-    if (record.creator !== this.self || epoch >= record.epoch || record.members[member]?.state !== 'member') return
-    this.init.grant(peerIdFromString(member), this.grantFor(record))
-      .catch(err => { this.init.log('could not queue the key for %s: %s', member, err.message) })
   }
 
   // --- history --------------------------------------------------------------

@@ -9,7 +9,7 @@ export const TOPIC_PREFIX = '/pigeon/channel/1/'
 /** Frame.version of the only format so far. */
 export const FRAME_VERSION = 1
 
-/** Channel ids: 16 random bytes, 32 hex characters. */
+/** Channel ids: 16 bytes (derived from the creator and a random nonce, ./crypto.ts), 32 hex characters. */
 export const CHANNEL_ID_LENGTH = 16
 
 /** Epoch keys: 32 random bytes (XChaCha20-Poly1305). */
@@ -54,7 +54,7 @@ export const MAX_CHANNEL_NAME = 64
 /** Removed members a key grant names (the most recent): keeps a grant within one direct message. */
 export const MAX_GRANT_REMOVALS = 256
 
-/** Members a channel tracks; beyond it JOINs are refused (a key grant must name them all). */
+/** Current members a channel takes; beyond it JOINs of new members are refused. */
 export const MAX_CHANNEL_MEMBERS = 1000
 
 /**
