@@ -25,6 +25,8 @@ export interface TopicRecord {
   nextSeq: number
   count: number
   since: number
+  /** When the newest frame came (ms since the epoch); a topic silent for a whole TTL is dropped. */
+  last?: number
 }
 
 export interface ArchivedFrame {
@@ -99,6 +101,7 @@ export class ArchiveStore {
         added++
       }
       record.count += added
+      if (added > 0) record.last = now
       if (record.count > maxMessages) ops.push(...await this.trimOps(topic, record, record.count - maxMessages))
       ops.push({ type: 'put', sublevel: this.topicsDb, key: topic, value: record })
       await this.db.batch(ops)
@@ -131,22 +134,32 @@ export class ArchiveStore {
     return { frames, more: false }
   }
 
-  /** Deletes frames archived before `before` (ms since the epoch); returns how many went. */
-  async sweep (before: number): Promise<number> {
-    let removed = 0
+  /**
+   * Deletes frames archived before `before` (ms since the epoch), and topics with no frame left
+   * and none since `before` (a channel that moved to a new epoch, or went quiet for good).
+   * Returns how many frames went and which topics.
+   */
+  async sweep (before: number): Promise<{ frames: number, topics: string[] }> {
+    let frames = 0
+    const dropped: string[] = []
     for (const topic of [...this.topics.keys()]) {
-      removed += await this.serial(async () => {
+      frames += await this.serial(async () => {
         const record = this.topics.get(topic)
         if (record == null) return 0
         const count = record.count
         const ops = await this.trimOps(topic, record, count, before)
-        if (ops.length === 0) return 0
-        ops.push({ type: 'put', sublevel: this.topicsDb, key: topic, value: record })
-        await this.db.batch(ops)
+        if (record.count === 0 && (record.last ?? record.since) < before) {
+          this.topics.delete(topic)
+          dropped.push(topic)
+          ops.push({ type: 'del', sublevel: this.topicsDb, key: topic })
+        } else if (ops.length > 0) {
+          ops.push({ type: 'put', sublevel: this.topicsDb, key: topic, value: record })
+        }
+        if (ops.length > 0) await this.db.batch(ops)
         return count - record.count
       })
     }
-    return removed
+    return { frames, topics: dropped }
   }
 
   totals (): { topics: number, frames: number } {

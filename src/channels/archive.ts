@@ -117,9 +117,10 @@ export class ChannelArchive implements HistoryServer {
 
   async sweep (now = Date.now()): Promise<number> {
     try {
-      const n = await this.init.store.sweep(now - this.ttl)
-      this.stats.expired += n
-      return n
+      const { frames, topics } = await this.init.store.sweep(now - this.ttl)
+      this.stats.expired += frames
+      for (const topic of topics) this.init.topics.leave(topic, 'archive')
+      return frames
     } catch (err: any) {
       this.init.log.error('archive sweep failed: %s', err.message)
       return 0

@@ -146,6 +146,8 @@ export class Channels {
     for (const record of this.byId.values()) {
       if (record.state !== 'active') continue
       if (this.channelRelays(record).includes(peer)) {
+        // Ask again on every connection: the relay may have restarted, or dropped a quiet topic.
+        for (const key of this.archived) if (key.endsWith(` ${peer}`)) this.archived.delete(key)
         this.archiveAt(record, peer)
         this.catchUp(record, [peer])
       }

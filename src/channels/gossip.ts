@@ -116,6 +116,8 @@ export class ChannelTopics {
     if (this.members.has(topic) || this.archives.has(topic)) return
     this.pubsub.unsubscribe(topic)
     this.pubsub.topicValidators.delete(topic)
+    const scored = this.pubsub as unknown as { score?: { params: PeerScoreParams } }
+    if (scored.score != null) delete scored.score.params.topics[topic]
   }
 
   private async validate (topic: string, data: Uint8Array, from: PeerId): Promise<TopicValidatorResult> {
