@@ -17,3 +17,17 @@ export async function race<T> (promise: Promise<T>, signal?: AbortSignal): Promi
     signal.removeEventListener('abort', onAbort)
   }
 }
+
+/** How often `waitUntil` looks again: a setup step, not a timed one. */
+const POLL_MS = 50
+
+/**
+ * Resolves once `condition()` holds, looking every POLL_MS; rejects when `signal` fires first,
+ * naming what it waited for. For state that announces no event of its own (a gossipsub mesh).
+ */
+export async function waitUntil (condition: () => boolean, what: string, options: { signal?: AbortSignal }): Promise<void> {
+  while (!condition()) {
+    if (options.signal?.aborted === true) throw new DeadlineError(`gave up waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, POLL_MS))
+  }
+}

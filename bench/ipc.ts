@@ -1,14 +1,16 @@
 /**
  * The parent's handle on one bench worker: a child process hosting one endpoint (pigeon or
  * raw, sender or receiver; or one role of the mailbox case: relay, alice, bob or the raw level
- * baseline), driven by request/response messages over the IPC channel. Every
- * call has a deadline; a worker that dies or hangs fails the call instead of the whole run.
+ * baseline; or the channel case's six nodes of one kind), driven by request/response messages
+ * over the IPC channel. Every call has a deadline; a worker that dies or hangs fails the call
+ * instead of the whole run.
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { Durability, RelayLimits } from '../src/index.js'
 import type { LevelBaseline } from './level.js'
 import type { DepositResult, DrainResult, RelayCounts, RetryPolicy } from './mailbox.js'
+import type { BurstResult, MeshShape } from './channel-group.js'
 
 export type Kind = 'pigeon' | 'raw'
 
@@ -31,6 +33,12 @@ export type Command =
   | { op: 'recipient', root: string, durability: Durability, relayCard: string }
   | { op: 'goOffline', senderCard: string }
   | { op: 'drain', count: number, timeoutMs: number }
+  // The channel case (channel-raw.ts, channel-pigeon.ts): one whole group per worker.
+  | { op: 'channelGroup', kind: Kind, members: number, durability: Durability, root: string, timeoutMs: number }
+  | { op: 'channelBurst', count: number, bytes: number, concurrency: number, timeoutMs: number }
+  | { op: 'channelLatency', count: number, bytes: number, timeoutMs: number }
+  | { op: 'channelShape' }
+  | { op: 'quiet', timeoutMs: number }
 
 export interface Results {
   receive: { address: string }
@@ -50,6 +58,11 @@ export interface Results {
   recipient: { card: string }
   goOffline: Record<string, never>
   drain: DrainResult
+  channelGroup: { shape: MeshShape, setupMs: number }
+  channelBurst: BurstResult
+  channelLatency: { samples: number[] }
+  channelShape: { shape: MeshShape, unexpected: number }
+  quiet: { ms: number }
 }
 
 export interface Request { id: number, command: Command }

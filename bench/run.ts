@@ -10,10 +10,14 @@
  * mailbox case (mailbox-case.ts): mail left at a relay for an offline peer, deposited and then
  * drained, against raw `level` and the same bare stream.
  *
- * Env: BENCH_CASES (dm,mailbox), BENCH_DM_COUNT (2000), BENCH_LATENCY_COUNT (300),
+ * channel case (channel-case.ts): one author posting to a channel of six members, against raw
+ * `@libp2p/gossipsub` between six plain nodes in the same topology; rounds alternate as above.
+ *
+ * Env: BENCH_CASES (dm,mailbox,channel), BENCH_DM_COUNT (2000), BENCH_LATENCY_COUNT (300),
  * BENCH_WARMUP (50), BENCH_ROUNDS (3), BENCH_MAILBOX_COUNT (20000),
  * BENCH_MAILBOX_RETRY_MS (pigeon's own retry policy; a whole number of ms fixes alice's
- * retryMin and retryMax to it).
+ * retryMin and retryMax to it), BENCH_CHANNEL_COUNT (2000), BENCH_CHANNEL_LATENCY_COUNT (300),
+ * BENCH_CHANNEL_CONCURRENCY (64 posts in flight during a burst).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -21,6 +25,7 @@ import { join } from 'node:path'
 import { withPairs } from './pair.js'
 import { emit, envCount, progress } from './output.js'
 import { mailboxCases } from './mailbox-case.js'
+import { channelCases } from './channel-case.js'
 import { median, round, summarize } from './stats.js'
 import type { Durability } from '../src/index.js'
 
@@ -101,7 +106,7 @@ async function latency (durability: Durability, s: Settings): Promise<void> {
   })
 }
 
-const CASES = ['dm', 'mailbox']
+const CASES = ['dm', 'mailbox', 'channel']
 
 /** BENCH_CASES: a comma-separated subset of CASES; all of them by default. */
 function benchCases (): Set<string> {
@@ -129,6 +134,9 @@ async function main (): Promise<void> {
   const rounds = envCount('BENCH_ROUNDS', 3)
   const mailboxCount = envCount('BENCH_MAILBOX_COUNT', 20_000)
   const retryMs = mailboxRetry()
+  const channelCount = envCount('BENCH_CHANNEL_COUNT', 2000)
+  const channelLatencyCount = envCount('BENCH_CHANNEL_LATENCY_COUNT', 300)
+  const channelConcurrency = envCount('BENCH_CHANNEL_CONCURRENCY', 64)
   const cases = benchCases()
   const root = await mkdtemp(join(tmpdir(), 'pigeon-bench-'))
   const started = performance.now()
@@ -141,6 +149,18 @@ async function main (): Promise<void> {
     }
     if (cases.has('mailbox')) {
       await mailboxCases({ count: mailboxCount, bytes: MESSAGE_BYTES, root, durabilities: DURABILITIES, retryMs })
+    }
+    if (cases.has('channel')) {
+      await channelCases({
+        count: channelCount,
+        latencyCount: channelLatencyCount,
+        warmup,
+        rounds,
+        concurrency: channelConcurrency,
+        bytes: MESSAGE_BYTES,
+        root,
+        durabilities: DURABILITIES
+      })
     }
   } finally {
     await rm(root, { recursive: true, force: true })

@@ -1,13 +1,16 @@
 /**
- * A bench worker: one process, one endpoint (or one mailbox-case role). The parent (run.ts)
- * sends commands over IPC; see ipc.ts. Putting each node in its own process keeps sender and
- * receiver (and relay) from sharing one event loop, as real peers would not.
+ * A bench worker: one process, one endpoint (or one mailbox-case role, or one channel-case
+ * group). The parent (run.ts) sends commands over IPC; see ipc.ts. Putting each node in its own
+ * process keeps sender and receiver (and relay) from sharing one event loop, as real peers would
+ * not. The channel case is the exception: its six nodes of one kind share one process and one
+ * clock (channel-case.ts says why).
  */
 import { startRawReceiver, startRawSender } from './raw.js'
 import { randomTexts } from './text.js'
 import type { Command, Request, Response } from './ipc.js'
 import type { Receiver, Sender } from './endpoint.js'
 import type { BenchRecipient, BenchRelay, BenchSender } from './mailbox.js'
+import type { ChannelGroup } from './channel-group.js'
 
 /** After the parent disconnects, exit even if some library left a handle open. */
 const EXIT_GRACE_MS = 5_000
@@ -27,6 +30,8 @@ let sender: Sender | undefined
 let relay: BenchRelay | undefined
 let mailSender: BenchSender | undefined
 let mailRecipient: BenchRecipient | undefined
+/** Channel case: six nodes of one kind. */
+let group: ChannelGroup | undefined
 
 function need<T> (role: T | undefined, name: string): T {
   if (role == null) throw new Error(`not a ${name}`)
@@ -95,16 +100,35 @@ async function execute (command: Command): Promise<unknown> {
       return {}
     case 'drain':
       return await need(mailRecipient, 'mailbox recipient').drain(command.count, { signal: AbortSignal.timeout(command.timeoutMs) })
+    case 'channelGroup': {
+      const options = { signal: AbortSignal.timeout(command.timeoutMs) }
+      const start = performance.now()
+      group = command.kind === 'pigeon'
+        ? await (await import('./channel-pigeon.js')).startPigeonGroup(command.members, command.root, command.durability, options)
+        : await (await import('./channel-raw.js')).startRawGroup(command.members, options)
+      return { shape: group.shape(), setupMs: performance.now() - start }
+    }
+    case 'channelBurst':
+      return await need(group, 'channel group').burst(command.count, command.bytes, command.concurrency, { signal: AbortSignal.timeout(command.timeoutMs) })
+    case 'channelLatency':
+      return { samples: await need(group, 'channel group').latency(command.count, command.bytes, { signal: AbortSignal.timeout(command.timeoutMs) }) }
+    case 'channelShape': {
+      const g = need(group, 'channel group')
+      return { shape: g.shape(), unexpected: g.unexpected() }
+    }
+    case 'quiet':
+      return { ms: (await (await import('./quiet.js')).quiet({ signal: AbortSignal.timeout(command.timeoutMs) })).waitedMs }
   }
 }
 
 async function shutdown (): Promise<void> {
-  const endpoints = [sender, receiver, relay, mailSender, mailRecipient]
+  const endpoints = [sender, receiver, relay, mailSender, mailRecipient, group]
   sender = undefined
   receiver = undefined
   relay = undefined
   mailSender = undefined
   mailRecipient = undefined
+  group = undefined
   await Promise.all(endpoints.map(async e => e?.stop()))
 }
 
