@@ -19,7 +19,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { Post, KeyGrant, type Invite } from './pb/channel.js'
-import { channelIdFor, decodeInvite, encodeInvite, FrameRejectedError, openFrame, sealPost, topicFor } from './crypto.js'
+import { channelIdFor, decodeInvite, encodeInvite, FrameRejectedError, openFrameAsync, sealPost, topicFor } from './crypto.js'
 import { peerIdFromBytes, type LocalKeys } from '../crypto/keys.js'
 import {
   CHANNEL_DIAL_TIMEOUT_MS, CHANNEL_ID_LENGTH, MAX_GRANT_REMOVALS, CHANNEL_KEY_LENGTH, CHANNEL_MAINTENANCE_MS, MAX_CHANNEL_DIALS, MAX_CHANNEL_MEMBERS,
@@ -115,7 +115,7 @@ export class Channels {
       this.index(record)
       const latest = await this.init.store.latest(record.id)
       if (latest != null) this.observe(latest.wall, latest.counter)
-      this.pendingCounts.set(record.id, (await this.init.store.pendingPosts(record.id)).length)
+      this.pending.set(record.id, new Map((await this.init.store.pendingPosts(record.id)).map(p => [p.id, p])))
     }
   }
 
@@ -185,9 +185,16 @@ export class Channels {
     }
   }
 
-  private readonly pendingCounts = new Map<string, number>()
+  /** Own posts not yet published, per channel: the store's pending list, mirrored so publishing reads no disk. */
+  private readonly pending = new Map<string, Map<string, PendingPost>>()
   private pendingCount (r: ChannelRecord): number {
-    return this.pendingCounts.get(r.id) ?? 0
+    return this.pending.get(r.id)?.size ?? 0
+  }
+
+  private addPending (p: PendingPost): void {
+    const map = this.pending.get(p.channel) ?? new Map<string, PendingPost>()
+    map.set(p.id, p)
+    this.pending.set(p.channel, map)
   }
 
   /** A channel by its local name or its id. */
@@ -375,11 +382,9 @@ export class Channels {
     record.keys = {}
     delete record.awaitingEpoch
     this.unsubscribe(record)
-    await this.init.store.addMessages([message.message], {
-      pending: [{ channel: record.id, id: message.message.id, post: '', frame: Buffer.from(frame).toString('base64'), topic }],
-      extra: [this.init.store.channelOp(record)]
-    })
-    this.bumpPending(record, 1)
+    const goodbye: PendingPost = { channel: record.id, id: message.message.id, post: '', frame: Buffer.from(frame).toString('base64'), topic }
+    await this.init.store.addMessages([message.message], { pending: [goodbye], extra: [this.init.store.channelOp(record)] })
+    this.addPending(goodbye)
     this.init.onMessage({ ...message.message, name: record.name })
     this.init.onUpdate(this.info(record))
     this.publishPending(record)
@@ -388,7 +393,7 @@ export class Channels {
   private async postNow (record: ChannelRecord, fields: Partial<Post>, extra: any[] = []): Promise<ChannelMessage> {
     const built = this.buildMessage(record, fields)
     // A JOIN goes out in the epoch of the key it was made with, even when a newer epoch is
-    // awaited: the creator hands the new key to a member once it sees that member's JOIN.
+    // awaited: the members of that epoch learn of this node and where to reach it.
     await this.commitOwn(record, built, fields.kind === POST_KIND.JOIN ? record.epoch : undefined, extra)
     return built.message
   }
@@ -427,13 +432,9 @@ export class Channels {
     }
     this.dirty.delete(record.id)
     await this.init.store.addMessages([built.message], { pending: [pending], extra: [this.init.store.channelOp(record), ...extra] })
-    this.bumpPending(record, 1)
+    this.addPending(pending)
     this.init.onMessage({ ...built.message, name: record.name })
     this.publishPending(record)
-  }
-
-  private bumpPending (record: ChannelRecord, n: number): void {
-    this.pendingCounts.set(record.id, Math.max(0, this.pendingCount(record) + n))
   }
 
   /**
@@ -449,15 +450,14 @@ export class Channels {
       try {
         do {
           state.again = false
-          const posts = await this.init.store.pendingPosts(record.id)
-          this.pendingCounts.set(record.id, posts.length)
+          const posts = [...(this.pending.get(record.id)?.values() ?? [])]
           const done: PendingPost[] = []
           for (const p of posts) {
             if (!this.running) break
             if (await this.publishOne(record, p)) done.push(p)
           }
+          for (const p of done) this.pending.get(record.id)?.delete(p.id)
           await this.init.store.donePending(done)
-          this.bumpPending(record, -done.length)
           this.stats.published += done.length
         } while (state.again && this.running)
       } catch (err: any) {
@@ -483,14 +483,14 @@ export class Channels {
       topic = this.topic(record, epoch)
       data = sealPost(this.init.keys, idFromHex(record.id), epoch, idFromHex(key), Buffer.from(p.post, 'base64'))
     }
-    if (p.beyondHome === true) {
-      // A JOIN is how the others learn which relays archive this member's posts: one that only
-      // reached those relays would stay there, unknown. It waits for a peer beyond them.
-      const home = new Set(this.homeRelayIds())
-      if (this.init.topics.gossip.getSubscribers(topic).every(peer => home.has(peer.toString()))) return false
-    }
+    // A JOIN is how the others learn which relays archive this member's posts: one that only
+    // reached those relays would stay there, unknown. It waits for a peer beyond them, and counts
+    // as out only once it reached one (gossipsub skips a subscriber whose stream is not open yet).
+    const home = p.beyondHome === true ? new Set(this.homeRelayIds()) : undefined
+    const beyond = (peers: PeerId[]): boolean => home == null ? peers.length > 0 : peers.some(peer => !home.has(peer.toString()))
+    if (!beyond(this.init.topics.gossip.getSubscribers(topic))) return false
     const result = await this.init.topics.gossip.publish(topic, data)
-    return result.recipients.length > 0
+    return beyond(result.recipients)
   }
 
   private homeRelayIds (): string[] {
@@ -505,8 +505,8 @@ export class Channels {
   // --- receiving ------------------------------------------------------------
 
   /** The topic validator: decides on a frame and queues what it accepts for the store. */
-  validate (topic: string, data: Uint8Array, from: PeerId): TopicValidatorResult {
-    const decision = this.decide(topic, data)
+  async validate (topic: string, data: Uint8Array, from: PeerId): Promise<TopicValidatorResult> {
+    const decision = await this.decide(topic, data)
     if (decision.result === TopicValidatorResult.Reject) this.rejected(topic, from.toString(), decision.reason, 'gossip')
     if (decision.message != null) {
       this.incoming.push(decision.message)
@@ -522,7 +522,7 @@ export class Channels {
     if (record != null) this.init.onReject({ channel: record.id, name: record.name, from, reason: reason ?? 'invalid', source })
   }
 
-  private decide (topic: string, data: Uint8Array): Decision {
+  private async decide (topic: string, data: Uint8Array): Promise<Decision> {
     const where = this.topicIndex.get(topic)
     const record = where == null ? undefined : this.byId.get(where.channel)
     if (where == null || record == null || record.state !== 'active') return { result: TopicValidatorResult.Ignore }
@@ -531,11 +531,13 @@ export class Channels {
     let author: PeerId
     let post: Post
     try {
-      ({ author, post } = openFrame(data, idFromHex(record.id), where.epoch, idFromHex(key)))
+      ({ author, post } = await openFrameAsync(data, idFromHex(record.id), where.epoch, idFromHex(key)))
     } catch (err: any) {
       if (err instanceof FrameRejectedError) return { result: TopicValidatorResult.Reject, reason: err.message }
       throw err
     }
+    // The channel may have changed while the signature was checked (this node left, say).
+    if (record.state !== 'active' || this.byId.get(record.id) !== record) return { result: TopicValidatorResult.Ignore }
     // A kind added after this version: valid for those who know it, nothing to show here.
     if (KIND_NAMES[post.kind] == null) return { result: TopicValidatorResult.Ignore }
     const problem = this.checkPost(record, author.toString(), post, where.epoch)
@@ -780,8 +782,9 @@ export class Channels {
       const { frames, more } = await this.init.history.fetch(peer, topic, cursor)
       if (frames.length === 0) break
       const accepted: ChannelMessage[] = []
-      for (const f of frames) {
-        const decision = this.decide(topic, f.data)
+      // A page's signatures are checked in parallel on the thread pool.
+      const decisions = await Promise.all(frames.map(async f => await this.decide(topic, f.data)))
+      for (const decision of decisions) {
         if (decision.message != null) accepted.push(decision.message)
         else if (decision.result === TopicValidatorResult.Reject) this.rejected(topic, relay, decision.reason, 'history')
       }
