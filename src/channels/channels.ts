@@ -27,6 +27,7 @@ import {
 } from './constants.js'
 import { ChannelNotFoundError, ChannelStateError, InvalidMessageError, NotStartedError } from '../errors.js'
 import { idFromHex, idToHex } from '../ids.js'
+import { parseAddrs } from '../network/addrs.js'
 import type { ChannelStore } from './channel-store.js'
 import type { ChannelTopics } from './gossip.js'
 import type { HistoryService } from './history.js'
@@ -943,18 +944,6 @@ function withoutPeer (text: string, peer: string): Multiaddr {
 
 function compareClock (wallA: number, counterA: number, wallB: number, counterB: number): number {
   return wallA !== wallB ? wallA - wallB : counterA - counterB
-}
-
-/** Binary multiaddrs to strings; with `relay`, only those ending in /p2p/<peer>. */
-function parseAddrs (list: Uint8Array[], relay: boolean): string[] {
-  const out: string[] = []
-  for (const bytes of list) {
-    try {
-      const addr = multiaddr(Uint8Array.from(bytes))
-      if (!relay || addr.getComponents().at(-1)?.name === 'p2p') out.push(addr.toString())
-    } catch {}
-  }
-  return out
 }
 
 function dedupeBytes (list: Uint8Array[]): Uint8Array[] {

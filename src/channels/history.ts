@@ -3,9 +3,8 @@
  * published on it after a cursor, a page at a time. Every node answers (a node that is not a
  * relay refuses every request); only relays hold archives. See docs/protocol.md ("History").
  */
-import { pbStream } from '@libp2p/utils'
+import { exchange, serveExchanges } from '../network/exchange.js'
 import { HistoryRequest, HistoryResponse } from './pb/channel.js'
-import { FRAME_OPTIONS } from '../dm/framing.js'
 import { ProtocolViolationError } from '../errors.js'
 import {
   HISTORY_PROTOCOL, HISTORY_TIMEOUT_MS, HISTORY_MAX_INBOUND_STREAMS, MAX_HISTORY_FRAME_BYTES, MAX_HISTORY_PAGE, MAX_TOPIC_LENGTH, TOPIC_PREFIX
@@ -13,7 +12,7 @@ import {
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
-const STREAM_OPTIONS = { ...FRAME_OPTIONS, maxDataLength: MAX_HISTORY_FRAME_BYTES }
+const EXCHANGE = { request: HistoryRequest, response: HistoryResponse, maxDataLength: MAX_HISTORY_FRAME_BYTES, timeoutMs: HISTORY_TIMEOUT_MS }
 /** Room left in a page for the response framing around the frames. */
 export const PAGE_BUDGET = MAX_HISTORY_FRAME_BYTES - 64 * 1024
 
@@ -73,22 +72,8 @@ export class HistoryService implements Startable {
 
   private async handleStream (stream: Stream, connection: Connection): Promise<void> {
     const remote = connection.remotePeer
-    const pb = pbStream(stream, STREAM_OPTIONS)
     try {
-      while (true) {
-        let request: HistoryRequest
-        try {
-          request = await pb.read(HistoryRequest, { signal: AbortSignal.timeout(HISTORY_TIMEOUT_MS) })
-        } catch (err: any) {
-          if (err.name === 'UnexpectedEOFError' && stream.remoteWriteStatus !== 'writable') {
-            await stream.close()
-            return
-          }
-          throw err
-        }
-        const response = await this.answer(remote, request)
-        await pb.write(response, HistoryResponse, { signal: AbortSignal.timeout(HISTORY_TIMEOUT_MS) })
-      }
+      await serveExchanges(stream, EXCHANGE, async (request) => await this.answer(remote, request))
     } catch (err: any) {
       this.log('history stream from %p failed: %s', remote, err.message)
       stream.abort(err)
@@ -136,19 +121,9 @@ export class HistoryService implements Startable {
   }
 
   private async request (peer: PeerId, request: HistoryRequest, options: AbortOptions): Promise<HistoryResponse> {
-    const signal = options.signal == null ? AbortSignal.timeout(HISTORY_TIMEOUT_MS) : AbortSignal.any([options.signal, AbortSignal.timeout(HISTORY_TIMEOUT_MS)])
-    const stream = await this.components.connectionManager.openStream(peer, HISTORY_PROTOCOL, { signal, runOnLimitedConnection: true })
-    try {
-      const pb = pbStream(stream, STREAM_OPTIONS)
-      await pb.write(request, HistoryRequest, { signal })
-      const response = await pb.read(HistoryResponse, { signal, limits: { frames: MAX_HISTORY_PAGE } })
-      await stream.close({ signal })
-      if (response.status !== 0) throw new ProtocolViolationError(`relay ${peer} refused: ${response.message}`)
-      return response
-    } catch (err: any) {
-      stream.abort(err)
-      throw err
-    }
+    const response = await exchange(this.components.connectionManager, peer, HISTORY_PROTOCOL, request, { ...EXCHANGE, ...options, limits: { frames: MAX_HISTORY_PAGE } })
+    if (response.status !== 0) throw new ProtocolViolationError(`relay ${peer} refused: ${response.message}`)
+    return response
   }
 }
 

@@ -1,7 +1,7 @@
-import { pbStream, RateLimiter } from '@libp2p/utils'
+import { RateLimiter } from '@libp2p/utils'
+import { exchange, serveExchanges } from '../network/exchange.js'
 import { Request, Response, type DepositResult } from './pb/mailbox.js'
 import { Envelope } from '../dm/pb/dm.js'
-import { FRAME_OPTIONS } from '../dm/framing.js'
 import { peerIdFromBytes } from '../crypto/keys.js'
 import { ProtocolViolationError } from '../errors.js'
 import { MAX_ENVELOPE_BYTES, MESSAGE_ID_LENGTH } from '../constants.js'
@@ -15,7 +15,7 @@ import type { MailboxStore } from './mailbox-store.js'
 import type { AbortOptions, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import { idFromHex, idToHex } from '../ids.js'
 
-const STREAM_OPTIONS = { ...FRAME_OPTIONS, maxDataLength: MAX_MAILBOX_FRAME_BYTES }
+const EXCHANGE = { request: Request, response: Response, maxDataLength: MAX_MAILBOX_FRAME_BYTES, timeoutMs: MAILBOX_TIMEOUT_MS }
 /** Room left in a fetched page for the Response framing around the envelopes. */
 const PAGE_BUDGET = MAX_MAILBOX_FRAME_BYTES - 64 * 1024
 
@@ -131,22 +131,8 @@ export class MailboxService implements MailboxClient, Startable {
 
   private async handleStream (stream: Stream, connection: Connection): Promise<void> {
     const remote = connection.remotePeer
-    const pb = pbStream(stream, STREAM_OPTIONS)
     try {
-      while (true) {
-        let request: Request
-        try {
-          request = await pb.read(Request, { signal: AbortSignal.timeout(MAILBOX_TIMEOUT_MS), limits: { envelopes: MAX_MAILBOX_BATCH, ids: MAX_MAILBOX_BATCH } })
-        } catch (err: any) {
-          if (err.name === 'UnexpectedEOFError' && stream.remoteWriteStatus !== 'writable') {
-            await stream.close()
-            return
-          }
-          throw err
-        }
-        const response = await this.answer(remote, request)
-        await pb.write(response, Response, { signal: AbortSignal.timeout(MAILBOX_TIMEOUT_MS) })
-      }
+      await serveExchanges(stream, { ...EXCHANGE, limits: { envelopes: MAX_MAILBOX_BATCH, ids: MAX_MAILBOX_BATCH } }, async (request) => await this.answer(remote, request))
     } catch (err: any) {
       this.log('mailbox stream from %p failed: %s', remote, err.message)
       stream.abort(err)
@@ -279,19 +265,9 @@ export class MailboxService implements MailboxClient, Startable {
   // --- client ---------------------------------------------------------------
 
   private async request (peer: PeerId, request: Request, options: AbortOptions): Promise<Response> {
-    const signal = options.signal == null ? AbortSignal.timeout(MAILBOX_TIMEOUT_MS) : AbortSignal.any([options.signal, AbortSignal.timeout(MAILBOX_TIMEOUT_MS)])
-    const stream = await this.components.connectionManager.openStream(peer, MAILBOX_PROTOCOL, { signal, runOnLimitedConnection: true })
-    try {
-      const pb = pbStream(stream, STREAM_OPTIONS)
-      await pb.write(request, Request, { signal })
-      const response = await pb.read(Response, { signal, limits: { results: MAX_MAILBOX_BATCH, envelopes: MAX_MAILBOX_BATCH } })
-      await stream.close({ signal })
-      if (response.status !== 0) throw new ProtocolViolationError(`relay ${peer} refused the request: ${response.message}`)
-      return response
-    } catch (err: any) {
-      stream.abort(err)
-      throw err
-    }
+    const response = await exchange(this.components.connectionManager, peer, MAILBOX_PROTOCOL, request, { ...EXCHANGE, ...options, limits: { results: MAX_MAILBOX_BATCH, envelopes: MAX_MAILBOX_BATCH } })
+    if (response.status !== 0) throw new ProtocolViolationError(`relay ${peer} refused the request: ${response.message}`)
+    return response
   }
 
   async deposit (relay: PeerId, envelopes: Uint8Array[], options: AbortOptions = {}): Promise<DepositOutcome[]> {

@@ -8,6 +8,7 @@ import type { ContactBook } from '../contacts/contact-book.js'
 import type { Body } from '../dm/pb/dm.js'
 import type { Store } from '../store/store.js'
 import type { ContactRecord } from '../store/types.js'
+import { parseAddrs } from './addrs.js'
 import type { PeerId, PeerStore } from '@libp2p/interface'
 
 export interface PeerDirectoryInit {
@@ -15,19 +16,6 @@ export interface PeerDirectoryInit {
   peerStore: PeerStore
   book: ContactBook
   self: PeerId
-}
-
-/** Binary multiaddrs from a message body; with `relay`, only those ending in /p2p/<peer>. */
-function parseAddrs (list: Uint8Array[], relay: boolean): string[] {
-  const out: string[] = []
-  for (const bytes of list) {
-    try {
-      // A copy: multiaddr 13 reads a short port field past its end when given a view into a larger buffer.
-      const addr = multiaddr(Uint8Array.from(bytes))
-      if (!relay || addr.getComponents().at(-1)?.name === 'p2p') out.push(addr.toString())
-    } catch {}
-  }
-  return out
 }
 
 export class PeerDirectory {

@@ -1,0 +1,17 @@
+import { multiaddr } from '@multiformats/multiaddr'
+
+/**
+ * Binary multiaddrs from the network to strings, dropping those that do not parse; with
+ * `relay`, only those ending in /p2p/<peer> (a relay's address).
+ */
+export function parseAddrs (list: Uint8Array[], relay: boolean): string[] {
+  const out: string[] = []
+  for (const bytes of list) {
+    try {
+      // A copy: multiaddr 13 reads a short port field past its end when given a view into a larger buffer.
+      const addr = multiaddr(Uint8Array.from(bytes))
+      if (!relay || addr.getComponents().at(-1)?.name === 'p2p') out.push(addr.toString())
+    } catch {}
+  }
+  return out
+}
