@@ -140,4 +140,57 @@ describe('crash safety (SIGKILL)', () => {
     const bobRead = await pigeon(['--data-dir', bob.dir, '--json', 'channel', 'read', 'crew'])
     assert.deepEqual(bobRead.stdout.trim().split('\n').map(l => JSON.parse(l).id), read.stdout.trim().split('\n').map(l => JSON.parse(l).id))
   })
+
+  it('SIGTERM during a burst of sends: every send that was accepted is delivered once after restart', async () => {
+    const { alice, bob } = await pair()
+    const { url, token } = json(await (await import('node:fs/promises')).readFile(`${alice.dir}/control.json`, 'utf8'))
+    // 200 sends in flight at once; the signal lands after the first 50 are accepted.
+    const accepted: string[] = []
+    let signalled = false
+    const started = Date.now()
+    const sends = Array.from({ length: 200 }, async (_, i) => {
+      try {
+        const res = await fetch(`${url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ to: 'bob', text: `burst ${i}` }) })
+        if (res.status !== 201) return
+        accepted.push(((await res.json()) as any).id)
+        if (accepted.length >= 50 && !signalled) {
+          signalled = true
+          alice.d.child.kill('SIGTERM')
+        }
+      } catch {
+        // Refused or cut off by the shutdown: not accepted, so nothing was promised.
+      }
+    })
+    const [code] = await exited(alice.d.child, 20_000)
+    await Promise.all(sends)
+    assert.equal(code, 0, alice.d.stderr)
+    assert.ok(Date.now() - started < 20_000, 'stopped within a bounded time')
+    assert.match(alice.d.stderr, /SIGTERM received, stopping/)
+    assert.ok(accepted.length >= 50)
+
+    alice.d = await Daemon.start(alice.dir)
+    for (const id of accepted) await waitDelivered(alice.dir, id)
+    const received = await inboxIds(bob.dir)
+    for (const id of accepted) assert.equal(received.filter(r => r === id).length, 1, `message ${id} exactly once`)
+  })
+
+  it('a second SIGTERM during shutdown exits at once', async () => {
+    const a = await tempDir()
+    cleanups.push(a.cleanup)
+    const d = await Daemon.start(a.dir)
+    // An open event stream holds the shutdown for its grace period: time for a second signal.
+    const events = await (await ControlApi.of(a.dir)).events()
+    const stopping = new Promise<void>(resolve => {
+      d.child.stderr?.on('data', () => { if (d.stderr.includes('SIGTERM received, stopping')) resolve() })
+    })
+    d.child.kill('SIGTERM')
+    await stopping
+    const signalled = Date.now()
+    d.child.kill('SIGTERM')
+    const [code] = await exited(d.child, 10_000)
+    events.close()
+    assert.equal(code, 1)
+    assert.match(d.stderr, /second SIGTERM, exiting now/)
+    assert.ok(Date.now() - signalled < 2_000, 'at once, not after the grace period')
+  })
 })
