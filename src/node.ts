@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -119,6 +119,12 @@ export interface PigeonInit {
   retryMin?: number
   /** Longest delay between retries, ms. @default RETRY_MAX_MS (300000) */
   retryMax?: number
+  /**
+   * libp2p's metrics implementation, handed to `createLibp2p` as is: for example
+   * `prometheusMetrics({ registry })` from `@libp2p/prometheus-metrics`, as the daemon's
+   * operator endpoint does (docs/operations.md). Off when absent.
+   */
+  metrics?: Libp2pOptions['metrics']
 }
 
 /** 'stored': held by relays for an offline recipient; the others come from the recipient. */
@@ -311,6 +317,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         transports: [tcp(), webSockets(), circuitRelayTransport()],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
+        ...(init.metrics != null ? { metrics: init.metrics } : {}),
         services: {
           identify: identify(),
           ping: ping(),

@@ -7,6 +7,10 @@ import { createNode, type PigeonInit, type PigeonNode } from '../node.js'
 import { ControlServer } from './server.js'
 import { processAlive, readControlFile, removeControlFile, writeControlFile, type ControlInfo } from './control-file.js'
 import { DataDirLockedError } from '../errors.js'
+import { Registry } from 'prom-client'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { OperatorServer } from '../ops/operator-server.js'
+import { PigeonMetrics } from '../ops/metrics.js'
 
 export interface DaemonInit extends Omit<PigeonInit, 'memory' | 'dataDir'> {
   dataDir: string
@@ -19,6 +23,15 @@ export interface DaemonInit extends Omit<PigeonInit, 'memory' | 'dataDir'> {
   apiHost?: string
   /** Port for the control API. @default 0 (chosen by the OS) */
   apiPort?: number
+  /**
+   * Interface for the operator endpoint (health, readiness, metrics; docs/operations.md). It has
+   * no token: anything but loopback shows the node's metrics to the network.
+   *
+   * @default DEFAULT_OPERATOR_HOST ('127.0.0.1')
+   */
+  operatorHost?: string
+  /** Port for the operator endpoint, 0 for one chosen by the OS. @default undefined (no endpoint) */
+  operatorPort?: number
   /** Told how long each part of the shutdown took, for logs. */
   onStopped?(timings: { apiMs: number, nodeMs: number }): void
 }
@@ -27,6 +40,8 @@ export interface Daemon {
   node: PigeonNode
   /** Base URL of the control API. */
   apiUrl: string
+  /** Base URL of the operator endpoint, when one was asked for. */
+  operatorUrl?: string
   /** Resolves when the daemon has stopped, however it was asked to. */
   stopped: Promise<void>
   /** Stops the API and the node and removes the control file. Safe to call twice. */
@@ -52,11 +67,26 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   if (existing != null && existing.pid !== process.pid && processAlive(existing.pid) && await answers(existing)) {
     throw new DataDirLockedError(`a pigeon node (pid ${existing.pid}) is already running with data dir ${init.dataDir}`)
   }
-  const { apiHost, apiPort, onStopped, ...nodeInit } = init
-  const node = await createNode(nodeInit)
+  const { apiHost, apiPort, operatorHost, operatorPort, onStopped, ...nodeInit } = init
+  // One registry per daemon: libp2p's metrics and pigeon's own, served together.
+  const registry = operatorPort == null ? undefined : new Registry()
+  const node = await createNode(registry == null ? nodeInit : { ...nodeInit, metrics: prometheusMetrics({ registry, statfsLocation: init.dataDir }) })
+  let operator: { server: OperatorServer, metrics: PigeonMetrics } | undefined
+  let operatorUrl: string | undefined
   try {
+    if (registry != null) {
+      // Up before the node starts, so that /readyz says 503 (not started) rather than nothing.
+      const relay = typeof nodeInit.relay === 'object' ? nodeInit.relay : undefined
+      operator = {
+        metrics: new PigeonMetrics({ node, registry, relayTotalBytes: relay?.totalBytes }),
+        server: new OperatorServer({ node, registry, host: operatorHost, port: operatorPort })
+      }
+      operatorUrl = await operator.server.listen()
+    }
     await node.start()
   } catch (err) {
+    operator?.metrics.stop()
+    await operator?.server.close()
     await node.stop()
     throw err
   }
@@ -66,7 +96,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
       const started = Date.now()
-      await server.close().catch(() => {})
+      await Promise.all([server.close().catch(() => {}), operator?.server.close().catch(() => {})])
+      operator?.metrics.stop()
       const apiClosed = Date.now()
       await node.stop()
       const nodeStopped = Date.now()
@@ -83,8 +114,9 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     await writeControlFile(init.dataDir, { url: apiUrl, token, pid: process.pid, peerId: node.peerId.toString(), startedAt: Date.now() })
   } catch (err) {
     await server.close().catch(() => {})
+    await operator?.server.close().catch(() => {})
     await node.stop()
     throw err
   }
-  return { node, apiUrl, stopped, stop }
+  return { node, apiUrl, ...(operatorUrl != null ? { operatorUrl } : {}), stopped, stop }
 }

@@ -1,0 +1,5 @@
+/** The operator endpoint: health, readiness and Prometheus metrics (docs/operations.md). */
+export { OperatorServer, type OperatorServerInit } from './operator-server.js'
+export { PigeonMetrics, FAILURE_REASONS, type PigeonMetricsInit } from './metrics.js'
+export { readiness, type Readiness, type CheckResult } from './readiness.js'
+export { DEFAULT_OPERATOR_HOST } from './constants.js'
