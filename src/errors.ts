@@ -126,3 +126,21 @@ export class ChannelStateError extends PigeonError {
   static override name = 'ChannelStateError'
   override name = 'ChannelStateError'
 }
+
+/** A backup file that is not a pigeon backup, or is truncated, damaged or altered. */
+export class BackupFormatError extends PigeonError {
+  static override name = 'BackupFormatError'
+  override name = 'BackupFormatError'
+}
+
+/** A backup is encrypted and no passphrase, or the wrong one, was given. */
+export class BackupPassphraseError extends PigeonError {
+  static override name = 'BackupPassphraseError'
+  override name = 'BackupPassphraseError'
+}
+
+/** `restore` will not write into this data dir: a node runs on it, or it already holds an identity or data. */
+export class RestoreRefusedError extends PigeonError {
+  static override name = 'RestoreRefusedError'
+  override name = 'RestoreRefusedError'
+}

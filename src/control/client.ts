@@ -60,6 +60,18 @@ export class ControlClient {
     return json as T
   }
 
+  /** A route's body as a byte stream (GET /v1/backup); no deadline, the stream may be long. */
+  async download (path: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    let res: Response
+    try {
+      res = await fetch(this.info.url + path, { headers: { authorization: `Bearer ${this.info.token}` }, signal })
+    } catch (err: any) {
+      throw new NodeNotRunningError(`the pigeon node at ${this.info.url} does not answer (${err.cause?.code ?? err.message})`)
+    }
+    if (!res.ok || res.body == null) throw apiError(res.status, await res.json().catch(() => ({})))
+    return res.body
+  }
+
   /** Reads server-sent events until the signal fires or the node closes the stream. */
   async * events (path: string, signal?: AbortSignal): AsyncGenerator<ServerEvent> {
     let res: Response

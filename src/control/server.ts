@@ -9,6 +9,7 @@ import { MAX_API_BODY_BYTES, MAX_API_WAIT_MS } from '../constants.js'
 import type { PigeonNode, ReceiptEvent } from '../node.js'
 import type { InboxRecord, OutboxRecord } from '../store/types.js'
 import type { ChannelMessageView } from '../channels/index.js'
+import { nodePayload } from '../backup/backup.js'
 
 export interface ControlServerInit {
   node: PigeonNode
@@ -230,6 +231,7 @@ export class ControlServer {
     })
 
     this.route('GET', '/v1/events', async (_req, url, _p, res) => { await this.events(url, res) })
+    this.route('GET', '/v1/backup', async (_req, _url, _p, res) => { await this.backup(res) })
 
     this.route('POST', '/v1/stop', async () => {
       setImmediate(() => { this.init.onStop() })
@@ -317,6 +319,33 @@ export class ControlServer {
       node.removeEventListener('receipt', onReceipt)
       node.removeEventListener('outbox', onOutbox)
       node.removeEventListener('channel:message', onPost)
+    }
+  }
+
+  /**
+   * The backup payload (docs/operations.md, "Backup file format"): one consistent snapshot of
+   * the identity and the whole store, streamed as it is read. A failure midway cuts the
+   * response, and the client, missing the END record, knows the backup is incomplete.
+   */
+  private async backup (res: ServerResponse): Promise<void> {
+    const payload = await nodePayload(this.init.node)
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' })
+    try {
+      for await (const chunk of payload) {
+        if (res.destroyed) break
+        if (!res.write(chunk)) {
+          await new Promise<void>(resolve => {
+            const done = (): void => { res.off('drain', done); res.off('close', done); resolve() }
+            res.on('drain', done)
+            res.on('close', done)
+          })
+        }
+      }
+      res.end()
+    } catch (err) {
+      res.destroy(err as Error)
+    } finally {
+      await payload.return(undefined)
     }
   }
 
