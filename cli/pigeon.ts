@@ -11,6 +11,7 @@ import { createIdentity } from '../src/identity/identity.js'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { processAlive } from '../src/control/control-file.js'
 import { CliError, EXIT, report } from './errors.js'
+import { backupCommand, restoreCommand } from './backup.js'
 import { channelLine, channelMessageLine, contactLine, inboxLine, memberLine, outboxLine, statusText } from './format.js'
 
 /** How long a stopped node's process may linger before it exits anyway. */
@@ -58,6 +59,8 @@ interface StartOptions {
   listen?: string[]
   apiHost: string
   apiPort: string
+  operatorHost?: string
+  operatorPort?: string
   readReceipts: boolean
   durability: 'fsync' | 'os'
   relay?: boolean
@@ -94,6 +97,8 @@ program.command('start')
   .option('-l, --listen <multiaddr...>', 'addresses to listen on (default: TCP and WebSockets on all interfaces, OS-chosen ports)')
   .option('--api-host <host>', 'interface for the control API', '127.0.0.1')
   .option('--api-port <port>', 'port for the control API (0: chosen by the OS)', '0')
+  .option('--operator-port <port>', 'serve /healthz, /readyz and /metrics on this port (0: chosen by the OS; default: off)')
+  .option('--operator-host <host>', 'interface for the operator endpoint (default: 127.0.0.1)')
   .option('--no-read-receipts', 'do not tell senders when their messages are read')
   .addOption(new Option('--durability <mode>', 'fsync: survive power loss; os: survive a process crash, faster').choices(['fsync', 'os']).default('fsync'))
   .option('--relay', 'also run as a relay: keep mailboxes for offline peers and relay connections for peers behind NAT')
@@ -107,6 +112,9 @@ program.command('start')
   .action(async (opts: StartOptions) => {
     const apiPort = Number(opts.apiPort)
     if (!Number.isInteger(apiPort) || apiPort < 0 || apiPort > 65535) throw new CliError(`--api-port "${opts.apiPort}" is not a port number`, EXIT.USAGE)
+    const operatorPort = opts.operatorPort == null ? undefined : Number(opts.operatorPort)
+    if (operatorPort != null && (opts.operatorPort?.trim() === '' || !Number.isInteger(operatorPort) || operatorPort < 0 || operatorPort > 65535)) throw new CliError(`--operator-port "${opts.operatorPort}" is not a port number`, EXIT.USAGE)
+    if (opts.operatorHost != null && operatorPort == null) throw new CliError('--operator-host needs --operator-port', EXIT.USAGE)
     const relayFlags = opts.relayAllow != null || opts.relayQuotaMessages != null || opts.relayQuotaBytes != null || opts.relayTotalBytes != null || opts.relayDepositRate != null || opts.relayMaxEnvelope != null || opts.relayTtl != null
     if (relayFlags && opts.relay !== true) throw new CliError('--relay-* options need --relay', EXIT.USAGE)
     for (const id of opts.relayAllow ?? []) {
@@ -121,6 +129,8 @@ program.command('start')
       listen: opts.listen,
       apiHost: opts.apiHost,
       apiPort,
+      operatorHost: opts.operatorHost,
+      operatorPort,
       readReceipts: opts.readReceipts,
       durability: opts.durability,
       onStopped: ({ apiMs, nodeMs }) => { process.stderr.write(`pigeon: control API closed in ${apiMs} ms, node stopped in ${nodeMs} ms\n`) },
@@ -155,9 +165,10 @@ program.command('start')
       `data dir     ${dataDir()}`,
       `listening    ${node.addresses().join('\n             ')}`,
       `control API  ${daemon.apiUrl}`,
+      ...(daemon.operatorUrl != null ? [`operator     ${daemon.operatorUrl} (/healthz, /readyz, /metrics)`] : []),
       `contact card ${node.card()}`,
       'stop with Ctrl-C or `pigeon stop`'
-    ].join('\n'), { peerId: node.peerId.toString(), dataDir: dataDir(), addresses: node.addresses(), apiUrl: daemon.apiUrl, card: node.card(), pid: process.pid })
+    ].join('\n'), { peerId: node.peerId.toString(), dataDir: dataDir(), addresses: node.addresses(), apiUrl: daemon.apiUrl, ...(daemon.operatorUrl != null ? { operatorUrl: daemon.operatorUrl } : {}), card: node.card(), pid: process.pid })
     await daemon.stopped
     process.stderr.write('pigeon: stopped\n')
     // Everything is closed and flushed; a handle still open somewhere (a peer slow to finish its
@@ -410,6 +421,22 @@ channel.command('list')
   .action(async () => {
     const list = await (await client()).request<ChannelInfo[]>('GET', '/v1/channels')
     out(() => list.length === 0 ? 'no channels' : list.map(channelLine).join('\n'), list)
+  })
+
+program.command('backup')
+  .description('write a consistent snapshot of the running node (identity, contacts, messages, channels) to a file, mode 0600')
+  .argument('<file>', 'where to write it (replaced if it exists)')
+  .option('--passphrase-file <file>', 'encrypt with the passphrase in this file (else $PIGEON_BACKUP_PASSPHRASE, if set)')
+  .action(async (file: string, opts: { passphraseFile?: string }) => {
+    await backupCommand(await client(), file, opts, globals().json === true)
+  })
+
+program.command('restore')
+  .description('restore a backup into the data dir (-d), which must hold no identity, no data and no running node')
+  .argument('<file>', 'the backup file')
+  .option('--passphrase-file <file>', 'the passphrase of an encrypted backup (else $PIGEON_BACKUP_PASSPHRASE)')
+  .action(async (file: string, opts: { passphraseFile?: string }) => {
+    await restoreCommand(file, dataDir(), opts, globals().json === true)
   })
 
 program.command('status')
