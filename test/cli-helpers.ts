@@ -18,8 +18,8 @@ export interface CliResult {
 }
 
 /** Runs `pigeon ARGS` to completion (or kills it after `timeout` ms and fails). */
-export async function pigeon (args: string[], options: { env?: NodeJS.ProcessEnv, timeout?: number } = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [PIGEON_BIN, ...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+export async function pigeon (args: string[], options: { env?: NodeJS.ProcessEnv, timeout?: number, bin?: string } = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [options.bin ?? PIGEON_BIN, ...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
@@ -98,9 +98,9 @@ export class Daemon {
   }
 
   /** Starts a node on loopback TCP (and WebSockets) with OS-chosen ports; resolves once it is up. */
-  static async start (dataDir: string, options: { args?: string[], env?: NodeJS.ProcessEnv, listen?: string[] } = {}): Promise<Daemon> {
+  static async start (dataDir: string, options: { args?: string[], env?: NodeJS.ProcessEnv, listen?: string[], bin?: string } = {}): Promise<Daemon> {
     const listen = options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
-    const child = spawn(process.execPath, [PIGEON_BIN, '--json', '--data-dir', dataDir, 'start', '--listen', ...listen, '--durability', 'os', ...(options.args ?? [])], {
+    const child = spawn(process.execPath, [options.bin ?? PIGEON_BIN, '--json', '--data-dir', dataDir, 'start', '--listen', ...listen, '--durability', 'os', ...(options.args ?? [])], {
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe']
     })
