@@ -86,6 +86,11 @@ export function duration (ms: number): string {
   return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`
 }
 
+function millis (ms: number | null): string {
+  if (ms == null) return '-'
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`
+}
+
 export function statusText (s: NodeStatus): string {
   const o = s.outbox
   return [
@@ -93,6 +98,7 @@ export function statusText (s: NodeStatus): string {
     `uptime     ${duration(s.uptimeMs)}`,
     `peers      ${s.peers.connected} connected`,
     `outbox     ${o.queued} queued, ${o.sent} sent, ${o.delivered} delivered, ${o.read} read, ${o.failed} failed`,
+    `delivery   ${s.delivery.count === 0 ? `none in the last ${duration(s.delivery.windowMs)}` : `p50 ${millis(s.delivery.p50Ms)}, p99 ${millis(s.delivery.p99Ms)} over ${s.delivery.count} in the last ${duration(s.delivery.windowMs)}`}`,
     `inbox      ${s.inbox.total} messages, ${s.inbox.unread} unread, ${s.inbox.requests} requests`,
     `contacts   ${s.contacts}`,
     `channels   ${s.channels.active} active${s.channels.pending > 0 ? `, ${s.channels.pending} post${s.channels.pending === 1 ? '' : 's'} not yet sent` : ''}`,

@@ -32,6 +32,7 @@ import { ContactBook } from './contacts/contact-book.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
 import { Store, type Durability, type InboxQuery } from './store/store.js'
 import { Outbox } from './outbox/outbox.js'
+import { DeliveryLatency, type LatencySummary } from './outbox/latency.js'
 import { PeerDirectory } from './network/peer-directory.js'
 import { depositAtRelays } from './mailbox/deposit.js'
 import { applyPortMemory, learnPorts, type PortMemory } from './network/stable-ports.js'
@@ -43,8 +44,9 @@ import { VERSION } from './version.js'
 import { Channels, ChannelStore, ChannelArchive, ArchiveStore, ChannelTopics, pigeonGossipsub, history, type HistoryService, type ChannelMessageView, type ChannelInfo, type ChannelRejection } from './channels/index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, RelayRecord } from './store/types.js'
-import type { AbortOptions, Ed25519PrivateKey, Logger, PeerId } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Ed25519PrivateKey, PeerId } from '@libp2p/interface'
 import { defaultLogger } from '@libp2p/logger'
+import { levelled, type LevelLogger } from './ops/log.js'
 import { idFromHex, idToHex } from './ids.js'
 
 interface NodeServices extends Record<string, unknown> {
@@ -115,6 +117,13 @@ export interface PigeonInit {
    * @default false
    */
   relay?: boolean | RelayLimits
+  /**
+   * Connections libp2p keeps open at most; beyond it, it closes the least valuable. A relay with
+   * many clients needs more than libp2p's default.
+   *
+   * @default libp2p's default (300)
+   */
+  maxConnections?: number
   /** Delay before the first retry of a failed delivery, ms. @default RETRY_MIN_MS (1000) */
   retryMin?: number
   /** Longest delay between retries, ms. @default RETRY_MAX_MS (300000) */
@@ -125,6 +134,13 @@ export interface PigeonInit {
    * operator endpoint does (docs/operations.md). Off when absent.
    */
   metrics?: Libp2pOptions['metrics']
+  /**
+   * Where the node and libp2p log: a libp2p ComponentLogger, such as `createLogger()` from
+   * pigeon (pino, structured; docs/operations.md, "Logs"), as the daemon uses.
+   *
+   * @default defaultLogger() from @libp2p/logger (the `debug` package: off unless DEBUG is set)
+   */
+  logger?: ComponentLogger
 }
 
 /** 'stored': held by relays for an offline recipient; the others come from the recipient. */
@@ -173,6 +189,8 @@ export interface NodeStatus {
   relay: (RelayStats & { messages: number, bytes: number, recipients: number, archive: { topics: number, frames: number, archived: number, rejected: number, served: number, expired: number } }) | null
   /** Channels this node is in, and channel frames since start. */
   channels: { active: number, received: number, rejected: number, posted: number, published: number, pending: number }
+  /** Send-to-delivered latency of this node's messages over the last minutes (this node's clock). */
+  delivery: LatencySummary
 }
 
 const OUTBOX_BODY_KIND: Record<OutboxRecord['kind'], number> = {
@@ -198,7 +216,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   readonly store: Store
   private readonly keys: LocalKeys
   private readonly outbox: Outbox
-  private readonly log: Logger
+  private readonly log: LevelLogger
   private readonly readReceipts: boolean
   private readonly durability: Durability
   /** waitFor callbacks by message id. */
@@ -208,6 +226,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private readonly homeRelays: HomeRelays
   /** Group channels: create, join, post, read, remove, leave (docs/api.md, "Channels"). */
   readonly channels: Channels
+  private readonly latency = new DeliveryLatency()
   private readonly archive?: ChannelArchive
   private startedAt = 0
   /** Cache for whereabouts(); cleared when this node's addresses or home relays change. */
@@ -219,6 +238,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
 
   private constructor (libp2p: Libp2p<NodeServices>, store: Store, privateKey: Ed25519PrivateKey, init: PigeonInit, archiveStore?: ArchiveStore) {
     super()
+    const logger = init.logger ?? defaultLogger()
     this.libp2p = libp2p
     this.store = store
     this.peerId = libp2p.peerId
@@ -231,18 +251,18 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       listenVia: async (addr) => libp2p.services.relayListener.listenVia(addr),
       mailbox: libp2p.services.mailbox,
       self: libp2p.peerId,
-      log: defaultLogger().forComponent('pigeon:home-relays'),
+      log: logger.forComponent('pigeon:home-relays'),
       open: (envelope) => openIncoming(this.keys, envelope),
       persist: async (messages, from) => this.received(messages, from),
       receipt: async (sender, ids) => { await this.enqueue(sender, { kind: 'delivery-receipt', refs: ids }) }
     })
-    this.log = defaultLogger().forComponent('pigeon:node')
+    this.log = levelled(logger.forComponent('pigeon:node'))
     this.readReceipts = init.readReceipts ?? true
     this.durability = store.location == null ? 'os' : (init.durability ?? 'fsync')
     this.outbox = new Outbox({
       store,
       dm: libp2p.services.dm,
-      log: defaultLogger().forComponent('pigeon:outbox'),
+      log: logger.forComponent('pigeon:outbox'),
       retryMin: init.retryMin,
       retryMax: init.retryMax,
       seal: (record) => this.seal(record),
@@ -257,7 +277,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       history: libp2p.services.history,
       libp2p,
       keys: this.keys,
-      log: defaultLogger().forComponent('pigeon:channels'),
+      log: logger.forComponent('pigeon:channels'),
       whereabouts: () => this.whereabouts(),
       learn: async (peer, relays, addrs) => { await this.directory.learn(peer, { relays, addrs } as unknown as Body) },
       grant: async (member, grant) => { await this.enqueue(member, { kind: 'channel-key', channel: Buffer.from(grant).toString('base64') }) },
@@ -273,7 +293,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         store: archiveStore,
         topics,
         serve: limits.serve == null || limits.serve === 'open' ? 'open' : new Set(limits.serve),
-        log: defaultLogger().forComponent('pigeon:archive'),
+        log: logger.forComponent('pigeon:archive'),
         sweepInterval: limits.sweepInterval ?? DEFAULT_SWEEP_INTERVAL_MS
       })
     }
@@ -313,11 +333,13 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         start: false,
         privateKey: key,
         connectionGater: allowed == null ? {} : { denyInboundRelayReservation: (source) => !allowed.has(source.toString()) },
+        ...(init.maxConnections != null ? { connectionManager: { maxConnections: init.maxConnections } } : {}),
         addresses: { listen: await applyPortMemory(configured, remembered) },
         transports: [tcp(), webSockets(), circuitRelayTransport()],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
         ...(init.metrics != null ? { metrics: init.metrics } : {}),
+        ...(init.logger != null ? { logger: init.logger } : {}),
         services: {
           identify: identify(),
           ping: ping(),
@@ -353,8 +375,12 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     for (const contact of this.book.list()) await this.directory.rememberContact(contact)
     this.libp2p.addEventListener('self:peer:update', () => { this.selfInfo = undefined })
     this.libp2p.addEventListener('peer:connect', (evt) => {
+      if (this.homeRelays.isHome(evt.detail)) this.log.info('home relay %p connected', evt.detail)
       this.outbox.kick(evt.detail.toString())
       this.homeRelays.connected(evt.detail)
+    })
+    this.libp2p.addEventListener('peer:disconnect', (evt) => {
+      if (this.started && this.homeRelays.isHome(evt.detail)) this.log.info('home relay %p disconnected', evt.detail)
     })
     await this.outbox.start()
     // Channels listen for connections before the home relays connect: catching up starts on connect.
@@ -364,7 +390,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     this.startedAt = Date.now()
     this.started = true
     this.greetContacts()
-    this.log('started %p', this.peerId)
+    this.log.info('started %p with %d listen address(es)', this.peerId, this.libp2p.getMultiaddrs().length)
   }
 
   /**
@@ -389,12 +415,18 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       return
     }
     this.started = false
+    this.log.info('stopping')
+    const began = Date.now()
     this.homeRelays.stop()
     await this.channels.stop()
     await this.archive?.stop()
     await this.outbox.stop()
+    const servicesStopped = Date.now()
     await this.libp2p.stop()
+    const libp2pStopped = Date.now()
     await this.store.close()
+    const done = Date.now()
+    this.log.info('stopped in %d ms (services %d ms, libp2p %d ms, store %d ms)', done - began, servicesStopped - began, libp2pStopped - servicesStopped, done - libp2pStopped)
   }
 
   isStarted (): boolean {
@@ -535,6 +567,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       return
     }
     if (record.state !== 'delivered' && record.state !== 'read' && record.state !== 'failed') return
+    if (record.state === 'delivered') this.latency.add(Date.now() - record.createdAt)
     const at = record.state === 'read' ? record.readAt : record.deliveredAt
     this.safeDispatchEvent<ReceiptEvent>('receipt', {
       detail: { id: record.id, to: record.to, state: record.state, at: at ?? Date.now(), ...(record.state === 'failed' ? { reason: record.lastError } : {}) }
@@ -713,7 +746,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         active: this.channels.list().filter(c => c.state === 'active').length,
         pending: this.channels.list().reduce((n, c) => n + c.pending, 0),
         ...this.channels.stats
-      }
+      },
+      delivery: this.latency.summary()
     }
   }
 

@@ -19,6 +19,10 @@ for (const [transport, listen] of [['TCP', TCP], ['WebSockets', WS]] as const) {
       assert.match(id, /^[0-9a-f]{32}$/)
       const delivered = await alice.waitFor(id, 'delivered', { signal: AbortSignal.timeout(15_000) })
       assert.equal(delivered.state, 'delivered')
+      // status() reports the send-to-delivered latency over the last minutes.
+      const { delivery } = await alice.status()
+      assert.equal(delivery.count, 1)
+      assert.ok(delivery.p50Ms != null && delivery.p99Ms != null && delivery.p50Ms <= delivery.p99Ms)
 
       const message = await arrived
       assert.equal(message.text, 'hello bob')

@@ -11,6 +11,8 @@ import { Registry } from 'prom-client'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { OperatorServer } from '../ops/operator-server.js'
 import { PigeonMetrics } from '../ops/metrics.js'
+import { levelled } from '../ops/log.js'
+import { defaultLogger } from '@libp2p/logger'
 
 export interface DaemonInit extends Omit<PigeonInit, 'memory' | 'dataDir'> {
   dataDir: string
@@ -68,6 +70,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     throw new DataDirLockedError(`a pigeon node (pid ${existing.pid}) is already running with data dir ${init.dataDir}`)
   }
   const { apiHost, apiPort, operatorHost, operatorPort, onStopped, ...nodeInit } = init
+  const log = levelled((init.logger ?? defaultLogger()).forComponent('pigeon:daemon'))
   // One registry per daemon: libp2p's metrics and pigeon's own, served together.
   const registry = operatorPort == null ? undefined : new Registry()
   const node = await createNode(registry == null ? nodeInit : { ...nodeInit, metrics: prometheusMetrics({ registry, statfsLocation: init.dataDir }) })
@@ -82,9 +85,11 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
         server: new OperatorServer({ node, registry, host: operatorHost, port: operatorPort })
       }
       operatorUrl = await operator.server.listen()
+      log.info('operator endpoint at %s', operatorUrl)
     }
     await node.start()
-  } catch (err) {
+  } catch (err: any) {
+    log.error('node did not start: %s', err.message)
     operator?.metrics.stop()
     await operator?.server.close()
     await node.stop()
@@ -112,7 +117,10 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   try {
     apiUrl = await server.listen()
     await writeControlFile(init.dataDir, { url: apiUrl, token, pid: process.pid, peerId: node.peerId.toString(), startedAt: Date.now() })
-  } catch (err) {
+    // The URL only: the token stays in the control file.
+    log.info('control API at %s', apiUrl)
+  } catch (err: any) {
+    log.error('control API did not start: %s', err.message)
     await server.close().catch(() => {})
     await operator?.server.close().catch(() => {})
     await node.stop()

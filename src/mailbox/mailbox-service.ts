@@ -3,6 +3,7 @@ import { exchange, serveExchanges } from '../network/exchange.js'
 import { Request, Response, type DepositResult } from './pb/mailbox.js'
 import { Envelope } from '../dm/pb/dm.js'
 import { peerIdFromBytes } from '../crypto/keys.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { ProtocolViolationError } from '../errors.js'
 import { MAX_ENVELOPE_BYTES, MESSAGE_ID_LENGTH } from '../constants.js'
 import {
@@ -256,7 +257,8 @@ export class MailboxService implements MailboxClient, Startable {
   }
 
   private notify (recipient: string): void {
-    const peer = this.components.connectionManager.getConnections().find(c => c.remotePeer.toString() === recipient)?.remotePeer
+    // By peer: a relay has hundreds of connections, and every deposit notifies.
+    const peer = this.components.connectionManager.getConnections(peerIdFromString(recipient))[0]?.remotePeer
     if (peer == null) return
     this.request(peer, { type: REQUEST_TYPE.NOTIFY, envelopes: [], cursor: new Uint8Array(0), limit: 0, ids: [] }, {})
       .catch(err => { this.log('could not notify %p: %s', peer, err.message) })
