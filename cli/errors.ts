@@ -19,6 +19,7 @@ export class CliError extends Error {
 export function exitCodeFor (err: any): number {
   if (err instanceof CliError) return err.exitCode
   if (err?.name === 'NodeNotRunningError') return EXIT.NOT_RUNNING
+  if (err?.name === 'ConfigError') return EXIT.USAGE
   if (err?.name === 'TimeoutError' || err?.status === 408) return EXIT.TIMEOUT
   if (err?.status === 400 || err?.status === 404) return EXIT.USAGE
   if (err?.status === 409) return EXIT.ERROR

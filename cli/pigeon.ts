@@ -13,6 +13,8 @@ import { processAlive } from '../src/control/control-file.js'
 import { CliError, EXIT, report } from './errors.js'
 import { backupCommand, restoreCommand } from './backup.js'
 import { channelLine, channelMessageLine, contactLine, inboxLine, memberLine, outboxLine, statusText } from './format.js'
+import { createLogger, logSettings, LOG_LEVELS } from '../src/ops/log.js'
+import { SETTINGS, SETTING_KEYS, configPath, configValues, daemonOptions, loadConfig, type Config, type SettingKey, type SettingValue } from '../src/config/index.js'
 
 /** How long a stopped node's process may linger before it exits anyway. */
 const EXIT_GRACE_MS = 2_000
@@ -55,14 +57,15 @@ function count (flag: string): (value: string) => number {
   }
 }
 
+/** `pigeon start`'s flags; a flag not given is undefined, so the config file and environment apply. */
 interface StartOptions {
   listen?: string[]
-  apiHost: string
-  apiPort: string
+  apiHost?: string
+  apiPort?: string
   operatorHost?: string
   operatorPort?: string
-  readReceipts: boolean
-  durability: 'fsync' | 'os'
+  readReceipts?: boolean
+  durability?: 'fsync' | 'os'
   relay?: boolean
   relayAllow?: string[]
   relayQuotaMessages?: number
@@ -71,6 +74,56 @@ interface StartOptions {
   relayDepositRate?: number
   relayMaxEnvelope?: number
   relayTtl?: number
+  logLevel?: string
+}
+
+/** A port flag's value, refused (exit 2) when it is not one. */
+function portFlag (flag: string, value: string | undefined): number | undefined {
+  if (value == null) return undefined
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) throw new CliError(`${flag} "${value}" is not a port number`, EXIT.USAGE)
+  return n
+}
+
+/** The settings `pigeon start`'s flags give, checked; they override the config file and environment. */
+function startFlags (opts: StartOptions): Partial<Config> {
+  for (const id of opts.relayAllow ?? []) {
+    try {
+      peerIdFromString(id)
+    } catch {
+      throw new CliError(`--relay-allow "${id}" is not a peer id`, EXIT.USAGE)
+    }
+  }
+  const flags: Partial<Config> = {
+    listen: opts.listen,
+    apiHost: opts.apiHost,
+    apiPort: portFlag('--api-port', opts.apiPort),
+    operatorHost: opts.operatorHost,
+    operatorPort: portFlag('--operator-port', opts.operatorPort),
+    readReceipts: opts.readReceipts,
+    durability: opts.durability,
+    relay: opts.relay,
+    relayAllow: opts.relayAllow,
+    relayQuotaMessages: opts.relayQuotaMessages,
+    relayQuotaBytes: opts.relayQuotaBytes,
+    relayTotalBytes: opts.relayTotalBytes,
+    relayDepositRate: opts.relayDepositRate,
+    relayMaxEnvelope: opts.relayMaxEnvelope,
+    relayTtl: opts.relayTtl,
+    logLevel: opts.logLevel as Config['logLevel'] | undefined
+  }
+  return Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined))
+}
+
+/** ` (default: X)` for a flag's help, from the settings. */
+function byDefault (key: SettingKey): string {
+  return ` (default: ${showValue(key, SETTINGS[key].default)})`
+}
+
+/** A setting's value as `config show` prints it. */
+function showValue (key: SettingKey, value: SettingValue): string {
+  if (value === null) return (SETTINGS[key] as { none?: string }).none ?? 'none'
+  return Array.isArray(value) ? value.join(' ') : String(value)
 }
 
 function seconds (value: string): number {
@@ -95,73 +148,59 @@ program.command('init')
 program.command('start')
   .description('run the node in the foreground until SIGINT or SIGTERM (creates an identity if none)')
   .option('-l, --listen <multiaddr...>', 'addresses to listen on (default: TCP and WebSockets on all interfaces, OS-chosen ports)')
-  .option('--api-host <host>', 'interface for the control API', '127.0.0.1')
-  .option('--api-port <port>', 'port for the control API (0: chosen by the OS)', '0')
+  .option('--api-host <host>', `interface for the control API${byDefault('apiHost')}`)
+  .option('--api-port <port>', `port for the control API (0: chosen by the OS)${byDefault('apiPort')}`)
   .option('--operator-port <port>', 'serve /healthz, /readyz and /metrics on this port (0: chosen by the OS; default: off)')
-  .option('--operator-host <host>', 'interface for the operator endpoint (default: 127.0.0.1)')
+  .option('--operator-host <host>', `interface for the operator endpoint${byDefault('operatorHost')}`)
+  .option('--read-receipts', 'tell senders when their messages are read (the default; overrides the config)')
   .option('--no-read-receipts', 'do not tell senders when their messages are read')
-  .addOption(new Option('--durability <mode>', 'fsync: survive power loss; os: survive a process crash, faster').choices(['fsync', 'os']).default('fsync'))
+  .addOption(new Option('--durability <mode>', `fsync: survive power loss; os: survive a process crash, faster${byDefault('durability')}`).choices(['fsync', 'os']))
   .option('--relay', 'also run as a relay: keep mailboxes for offline peers and relay connections for peers behind NAT')
+  .option('--no-relay', 'do not run as a relay (overrides the config)')
   .option('--relay-allow <peerId...>', 'serve only these recipients (default: anyone)')
-  .option('--relay-quota-messages <count>', 'envelopes held per recipient', count('--relay-quota-messages'))
-  .option('--relay-quota-bytes <bytes>', 'bytes held per recipient', count('--relay-quota-bytes'))
-  .option('--relay-total-bytes <bytes>', 'bytes held for all recipients together', count('--relay-total-bytes'))
-  .option('--relay-deposit-rate <count>', 'envelopes one sender may deposit per minute', count('--relay-deposit-rate'))
-  .option('--relay-max-envelope <bytes>', 'largest envelope accepted', count('--relay-max-envelope'))
-  .option('--relay-ttl <days>', 'days unfetched mail is kept', count('--relay-ttl'))
+  .option('--relay-quota-messages <count>', `envelopes held per recipient${byDefault('relayQuotaMessages')}`, count('--relay-quota-messages'))
+  .option('--relay-quota-bytes <bytes>', `bytes held per recipient${byDefault('relayQuotaBytes')}`, count('--relay-quota-bytes'))
+  .option('--relay-total-bytes <bytes>', `bytes held for all recipients together${byDefault('relayTotalBytes')}`, count('--relay-total-bytes'))
+  .option('--relay-deposit-rate <count>', `envelopes one sender may deposit per minute${byDefault('relayDepositRate')}`, count('--relay-deposit-rate'))
+  .option('--relay-max-envelope <bytes>', `largest envelope accepted${byDefault('relayMaxEnvelope')}`, count('--relay-max-envelope'))
+  .option('--relay-ttl <days>', `days unfetched mail is kept${byDefault('relayTtl')}`, count('--relay-ttl'))
+  .addOption(new Option('--log-level <level>', 'least severe log records written to stderr (default: $PIGEON_LOG_LEVEL, else info)').choices(LOG_LEVELS))
+  .addHelpText('after', '\nEvery option can also be set in the data dir\'s config.json or a PIGEON_* variable; flags win.\nSee `pigeon config show` and docs/configuration.md.')
   .action(async (opts: StartOptions) => {
-    const apiPort = Number(opts.apiPort)
-    if (!Number.isInteger(apiPort) || apiPort < 0 || apiPort > 65535) throw new CliError(`--api-port "${opts.apiPort}" is not a port number`, EXIT.USAGE)
-    const operatorPort = opts.operatorPort == null ? undefined : Number(opts.operatorPort)
-    if (operatorPort != null && (opts.operatorPort?.trim() === '' || !Number.isInteger(operatorPort) || operatorPort < 0 || operatorPort > 65535)) throw new CliError(`--operator-port "${opts.operatorPort}" is not a port number`, EXIT.USAGE)
-    if (opts.operatorHost != null && operatorPort == null) throw new CliError('--operator-host needs --operator-port', EXIT.USAGE)
-    const relayFlags = opts.relayAllow != null || opts.relayQuotaMessages != null || opts.relayQuotaBytes != null || opts.relayTotalBytes != null || opts.relayDepositRate != null || opts.relayMaxEnvelope != null || opts.relayTtl != null
-    if (relayFlags && opts.relay !== true) throw new CliError('--relay-* options need --relay', EXIT.USAGE)
-    for (const id of opts.relayAllow ?? []) {
-      try {
-        peerIdFromString(id)
-      } catch {
-        throw new CliError(`--relay-allow "${id}" is not a peer id`, EXIT.USAGE)
-      }
+    // Flags over PIGEON_* variables over the data dir's config.json over defaults; a bad value
+    // anywhere stops here, before anything starts.
+    const config = configValues(await loadConfig({ dataDir: dataDir(), env: process.env, flags: startFlags(opts) }))
+    let settings: ReturnType<typeof logSettings>
+    try {
+      settings = logSettings(process.env, { level: config.logLevel })
+    } catch (err: any) {
+      throw new CliError(err.message, EXIT.USAGE)
     }
+    const logger = createLogger(settings)
+    const log = logger.forComponent('pigeon:cli')
     const daemon = await startDaemon({
       dataDir: dataDir(),
-      listen: opts.listen,
-      apiHost: opts.apiHost,
-      apiPort,
-      operatorHost: opts.operatorHost,
-      operatorPort,
-      readReceipts: opts.readReceipts,
-      durability: opts.durability,
-      onStopped: ({ apiMs, nodeMs }) => { process.stderr.write(`pigeon: control API closed in ${apiMs} ms, node stopped in ${nodeMs} ms\n`) },
-      relay: opts.relay !== true
-        ? false
-        : {
-            serve: opts.relayAllow ?? 'open',
-            quotaMessages: opts.relayQuotaMessages,
-            quotaBytes: opts.relayQuotaBytes,
-            totalBytes: opts.relayTotalBytes,
-            depositRatePerMinute: opts.relayDepositRate,
-            maxEnvelopeBytes: opts.relayMaxEnvelope,
-            ttl: opts.relayTtl == null ? undefined : opts.relayTtl * 24 * 60 * 60 * 1000
-          }
+      ...daemonOptions(config),
+      logger,
+      onStopped: ({ apiMs, nodeMs }) => { log.info('control API closed in %d ms, node stopped in %d ms', apiMs, nodeMs) }
     })
     const { node } = daemon
     let signals = 0
     const onSignal = (signal: string): void => {
       if (++signals > 1) {
-        process.stderr.write(`pigeon: second ${signal}, exiting now\n`)
+        log.warn('second %s, exiting now', signal)
         process.exit(EXIT.ERROR)
       }
-      process.stderr.write(`pigeon: ${signal} received, stopping\n`)
-      void daemon.stop()
+      log.info('%s received, stopping', signal)
+      daemon.stop().catch((err: Error) => { log.error('stopping failed: %e', err) })
     }
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
-    node.addEventListener('message', (evt) => { process.stderr.write(`pigeon: message ${evt.detail.id} from ${evt.detail.from}\n`) })
-    node.addEventListener('receipt', (evt) => { process.stderr.write(`pigeon: message ${evt.detail.id} ${evt.detail.state}\n`) })
+    // Ids and peer ids only: message text never goes to a log.
+    node.addEventListener('message', (evt) => { log('message %s from %s', evt.detail.id, evt.detail.from) })
+    node.addEventListener('receipt', (evt) => { log('message %s %s', evt.detail.id, evt.detail.state) })
     out(() => [
-      `pigeon ${VERSION} ${opts.relay === true ? 'relay' : 'node'} ${node.peerId.toString()} running`,
+      `pigeon ${VERSION} ${config.relay ? 'relay' : 'node'} ${node.peerId.toString()} running`,
       `data dir     ${dataDir()}`,
       `listening    ${node.addresses().join('\n             ')}`,
       `control API  ${daemon.apiUrl}`,
@@ -170,13 +209,28 @@ program.command('start')
       'stop with Ctrl-C or `pigeon stop`'
     ].join('\n'), { peerId: node.peerId.toString(), dataDir: dataDir(), addresses: node.addresses(), apiUrl: daemon.apiUrl, ...(daemon.operatorUrl != null ? { operatorUrl: daemon.operatorUrl } : {}), card: node.card(), pid: process.pid })
     await daemon.stopped
-    process.stderr.write('pigeon: stopped\n')
+    log.info('stopped')
     // Everything is closed and flushed; a handle still open somewhere (a peer slow to finish its
     // side of a connection) must not keep a stopped node's process alive.
     setTimeout(() => {
-      process.stderr.write('pigeon: exiting with handles still open\n')
+      log.warn('exiting with handles still open')
       process.exit(process.exitCode ?? EXIT.OK)
     }, EXIT_GRACE_MS).unref()
+  })
+
+const configCommand = program.command('config').description(`the settings of pigeon start: defaults, the data dir's config.json, PIGEON_* variables (docs/configuration.md)`)
+configCommand.command('show')
+  .description('print each setting, its effective value and where it came from (default, file or env); needs no running node')
+  .action(async () => {
+    const config = await loadConfig({ dataDir: dataDir(), env: process.env })
+    const rows = SETTING_KEYS.map(k => [k, showValue(k, config[k].value), config[k].source === 'env' ? `env ${SETTINGS[k].env}` : config[k].source])
+    const widths = [0, 1].map(i => Math.max(...rows.map(r => r[i].length)))
+    out(() => rows.map(([k, v, source]) => `${k.padEnd(widths[0])}  ${v.padEnd(widths[1])}  ${source}`).join('\n'), config)
+  })
+configCommand.command('path')
+  .description('print the path of the config file (it need not exist)')
+  .action(() => {
+    out(configPath(dataDir()), { path: configPath(dataDir()) })
   })
 
 program.command('id')

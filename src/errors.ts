@@ -144,3 +144,9 @@ export class RestoreRefusedError extends PigeonError {
   static override name = 'RestoreRefusedError'
   override name = 'RestoreRefusedError'
 }
+
+/** The configuration (config file, `PIGEON_*` variable or flag) has an unknown key or a bad value. */
+export class ConfigError extends PigeonError {
+  static override name = 'ConfigError'
+  override name = 'ConfigError'
+}

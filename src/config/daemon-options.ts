@@ -1,0 +1,29 @@
+/**
+ * From the effective configuration to the options of `startDaemon`, as `pigeon start` runs it.
+ */
+import type { DaemonInit } from '../control/daemon.js'
+import { DAY_MS } from './constants.js'
+import type { Config } from './settings.js'
+
+export function daemonOptions (config: Config): Omit<DaemonInit, 'dataDir' | 'onStopped'> {
+  return {
+    listen: config.listen,
+    apiHost: config.apiHost,
+    apiPort: config.apiPort,
+    operatorHost: config.operatorHost,
+    operatorPort: config.operatorPort ?? undefined,
+    readReceipts: config.readReceipts,
+    durability: config.durability,
+    relay: !config.relay
+      ? false
+      : {
+          serve: config.relayAllow ?? 'open',
+          quotaMessages: config.relayQuotaMessages,
+          quotaBytes: config.relayQuotaBytes,
+          totalBytes: config.relayTotalBytes,
+          depositRatePerMinute: config.relayDepositRate,
+          maxEnvelopeBytes: config.relayMaxEnvelope,
+          ttl: config.relayTtl * DAY_MS
+        }
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Every setting of `pigeon start`: its type, default, config file key, environment variable and
+ * flag, and how a value is checked. The config file, the environment and the flags all go
+ * through these, so a value means the same wherever it is given.
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { DEFAULT_LISTEN, MAX_ENVELOPE_BYTES } from '../constants.js'
+import { DEFAULT_DEPOSIT_RATE_PER_MINUTE, DEFAULT_QUOTA_BYTES, DEFAULT_QUOTA_MESSAGES, DEFAULT_TOTAL_BYTES, DEFAULT_TTL_MS } from '../mailbox/constants.js'
+import { DEFAULT_OPERATOR_HOST } from '../ops/constants.js'
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from '../ops/log.js'
+import { DAY_MS } from './constants.js'
+
+/** A value as the config file holds it: settings are flat and JSON-typed. */
+export type SettingValue = string | number | boolean | string[] | null
+
+/** Thrown by a setting's parser; the resolver adds where the value came from. */
+export class BadValue extends Error {}
+
+export interface Setting<T extends SettingValue> {
+  /** Environment variable, `PIGEON_` and the key in upper snake case. */
+  env: string
+  /** The `pigeon start` flag, the key in kebab case. */
+  flag: string
+  default: T
+  /** One line for docs and help. */
+  description: string
+  /** How `config show` prints null (a setting that is off or unrestricted). */
+  none?: string
+  /** Checks a config file value (any JSON); throws BadValue saying what it must be. */
+  fromJson(value: unknown): T
+  /** Parses an environment variable; throws BadValue saying what it must be. */
+  fromText(text: string): T
+}
+
+type Kind<T extends SettingValue> = Pick<Setting<T>, 'fromJson' | 'fromText'>
+
+function must (what: string): never {
+  throw new BadValue(`must be ${what}`)
+}
+
+function integer (min: number, max: number, what: string): Kind<number> {
+  const check = (n: unknown): number => (typeof n === 'number' && Number.isSafeInteger(n) && n >= min && n <= max) ? n : must(what)
+  return {
+    fromJson: check,
+    fromText: (text) => /^\d+$/.test(text.trim()) ? check(Number(text)) : must(what)
+  }
+}
+
+const port = integer(0, 65535, 'an integer from 0 to 65535')
+const positive = integer(1, Number.MAX_SAFE_INTEGER, 'a positive whole number')
+
+/** Null in the file means "not set" (the default); the environment has no way to say it. */
+function nullable<T extends SettingValue> (kind: Kind<T>): Kind<T | null> {
+  return { fromJson: (v) => v === null ? null : kind.fromJson(v), fromText: kind.fromText }
+}
+
+const TRUE = new Set(['true', '1', 'yes', 'on'])
+const FALSE = new Set(['false', '0', 'no', 'off'])
+
+const boolean: Kind<boolean> = {
+  fromJson: (v) => typeof v === 'boolean' ? v : must('true or false'),
+  fromText: (text) => {
+    const t = text.trim().toLowerCase()
+    return TRUE.has(t) ? true : FALSE.has(t) ? false : must('true or false (or 1, 0, yes, no, on, off)')
+  }
+}
+
+function choice<T extends string> (choices: readonly T[]): Kind<T> {
+  const what = `one of ${choices.map(c => `"${c}"`).join(', ')}`
+  const check = (v: unknown): T => choices.includes(v as T) ? v as T : must(what)
+  return { fromJson: check, fromText: (text) => check(text.trim()) }
+}
+
+const host: Kind<string> = {
+  fromJson: (v) => typeof v === 'string' && /^[^\s/]+$/.test(v) ? v : must('a host name or IP address'),
+  fromText: (text) => host.fromJson(text.trim())
+}
+
+/** A non-empty list whose items `item` checks; in the environment, separated by commas or spaces. */
+function list (item: (s: string) => void, what: string): Kind<string[]> {
+  const check = (items: string[]): string[] => {
+    if (items.length === 0) must(`a non-empty list of ${what}`)
+    for (const s of items) {
+      try {
+        item(s)
+      } catch {
+        throw new BadValue(`${JSON.stringify(s)} is not a ${what.replace(/s$/, '')}`)
+      }
+    }
+    return items
+  }
+  return {
+    fromJson: (v) => Array.isArray(v) && v.every(s => typeof s === 'string') ? check(v) : must(`a non-empty list of ${what}`),
+    fromText: (text) => check(text.split(/[\s,]+/).filter(s => s !== ''))
+  }
+}
+
+const multiaddrs = list((s) => { multiaddr(s) }, 'multiaddrs')
+const peerIds = list((s) => { peerIdFromString(s) }, 'peer ids')
+
+/**
+ * The settings, in the order `pigeon config show` prints them. Relay limits apply only when
+ * `relay` is true.
+ */
+export const SETTINGS = {
+  listen: { env: 'PIGEON_LISTEN', flag: '--listen', default: DEFAULT_LISTEN, description: 'addresses to listen on (multiaddrs)', ...multiaddrs },
+  apiHost: { env: 'PIGEON_API_HOST', flag: '--api-host', default: '127.0.0.1', description: 'interface of the control API', ...host },
+  apiPort: { env: 'PIGEON_API_PORT', flag: '--api-port', default: 0, description: 'port of the control API (0: chosen by the OS)', ...port },
+  operatorHost: { env: 'PIGEON_OPERATOR_HOST', flag: '--operator-host', default: DEFAULT_OPERATOR_HOST, description: 'interface of the operator endpoint (needs operatorPort)', ...host },
+  operatorPort: { env: 'PIGEON_OPERATOR_PORT', flag: '--operator-port', default: null, none: 'off', description: 'port of the operator endpoint: /healthz, /readyz, /metrics (0: chosen by the OS; null: off)', ...nullable(port) },
+  readReceipts: { env: 'PIGEON_READ_RECEIPTS', flag: '--read-receipts', default: true, description: 'tell senders when their messages are read', ...boolean },
+  durability: { env: 'PIGEON_DURABILITY', flag: '--durability', default: 'fsync', description: 'fsync: survive power loss; os: survive a process crash, faster', ...choice(['fsync', 'os'] as const) },
+  relay: { env: 'PIGEON_RELAY', flag: '--relay', default: false, description: 'also run as a relay', ...boolean },
+  relayAllow: { env: 'PIGEON_RELAY_ALLOW', flag: '--relay-allow', default: null, none: 'anyone', description: 'the only recipients a relay serves (peer ids; null: anyone)', ...nullable(peerIds) },
+  relayQuotaMessages: { env: 'PIGEON_RELAY_QUOTA_MESSAGES', flag: '--relay-quota-messages', default: DEFAULT_QUOTA_MESSAGES, description: 'envelopes a relay holds per recipient', ...positive },
+  relayQuotaBytes: { env: 'PIGEON_RELAY_QUOTA_BYTES', flag: '--relay-quota-bytes', default: DEFAULT_QUOTA_BYTES, description: 'bytes a relay holds per recipient', ...positive },
+  relayTotalBytes: { env: 'PIGEON_RELAY_TOTAL_BYTES', flag: '--relay-total-bytes', default: DEFAULT_TOTAL_BYTES, description: 'bytes a relay holds for all recipients together', ...positive },
+  relayDepositRate: { env: 'PIGEON_RELAY_DEPOSIT_RATE', flag: '--relay-deposit-rate', default: DEFAULT_DEPOSIT_RATE_PER_MINUTE, description: 'envelopes one sender may deposit per minute', ...positive },
+  relayMaxEnvelope: { env: 'PIGEON_RELAY_MAX_ENVELOPE', flag: '--relay-max-envelope', default: MAX_ENVELOPE_BYTES, description: 'largest envelope a relay accepts, in bytes', ...positive },
+  relayTtl: { env: 'PIGEON_RELAY_TTL', flag: '--relay-ttl', default: DEFAULT_TTL_MS / DAY_MS, description: 'days a relay keeps unfetched mail', ...positive },
+  logLevel: { env: 'PIGEON_LOG_LEVEL', flag: '--log-level', default: DEFAULT_LOG_LEVEL, description: 'least severe log records written to stderr', ...choice(LOG_LEVELS) }
+} satisfies Record<string, Setting<any>>
+
+export type SettingKey = keyof typeof SETTINGS
+
+/** The effective value of every setting. */
+export type Config = { -readonly [K in SettingKey]: ReturnType<(typeof SETTINGS)[K]['fromJson']> }
+
+export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[]
