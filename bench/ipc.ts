@@ -1,7 +1,8 @@
 /**
  * The parent's handle on one bench worker: a child process hosting one endpoint (pigeon or
  * raw, sender or receiver; or one role of the mailbox case: relay, alice, bob or the raw level
- * baseline; or the channel case's six nodes of one kind), driven by request/response messages
+ * baseline; or the channel case's six nodes of one kind; or the load case's relay or one share
+ * of its clients), driven by request/response messages
  * over the IPC channel. Every call has a deadline; a worker that dies or hangs fails the call
  * instead of the whole run.
  */
@@ -11,6 +12,7 @@ import type { Durability, RelayLimits } from '../src/index.js'
 import type { LevelBaseline } from './level.js'
 import type { DepositResult, DrainResult, RelayCounts, RetryPolicy } from './mailbox.js'
 import type { BurstResult, MeshShape } from './channel-group.js'
+import type { ClientsStarted, LoadRelayKind, LoadRunResult, Memory, RelayProbe } from './load.js'
 
 export type Kind = 'pigeon' | 'raw'
 
@@ -39,6 +41,12 @@ export type Command =
   | { op: 'channelLatency', count: number, bytes: number, timeoutMs: number }
   | { op: 'channelShape' }
   | { op: 'quiet', timeoutMs: number }
+  // The load case (load.ts): one relay in one worker, many light clients in each of the others.
+  | { op: 'loadRelay', kind: LoadRelayKind, root: string, durability: Durability, limits: RelayLimits, maxConnections: number }
+  | { op: 'loadProbe' }
+  | { op: 'loadMemory' }
+  | { op: 'loadClients', first: number, count: number, relayAddr: string, timeoutMs: number }
+  | { op: 'loadRun', peers: string[], bytes: number, warmupMs: number, durationMs: number, intervalMs: number, timeoutMs: number }
 
 export interface Results {
   receive: { address: string }
@@ -63,6 +71,11 @@ export interface Results {
   channelLatency: { samples: number[] }
   channelShape: { shape: MeshShape, unexpected: number }
   quiet: { ms: number }
+  loadRelay: { address: string, operatorUrl?: string }
+  loadProbe: RelayProbe
+  loadMemory: Memory
+  loadClients: ClientsStarted
+  loadRun: LoadRunResult
 }
 
 export interface Request { id: number, command: Command }
@@ -88,10 +101,11 @@ export class WorkerProcess {
   private readonly exited: Promise<void>
   private nextId = 0
 
-  constructor (label: string) {
+  /** `execArgv`: extra Node flags for this worker (the load case's relay runs with --expose-gc). */
+  constructor (label: string, execArgv: string[] = []) {
     this.label = label
     // The worker's stdout goes to our stderr: stdout carries only the JSON results.
-    this.child = fork(WORKER, [label], { stdio: ['ignore', 2, 2, 'ipc'] })
+    this.child = fork(WORKER, [label], { stdio: ['ignore', 2, 2, 'ipc'], execArgv: [...process.execArgv, ...execArgv] })
     this.child.on('message', (msg: Response) => { this.settle(msg) })
     const { promise, resolve } = Promise.withResolvers<void>()
     this.exited = promise

@@ -13,11 +13,20 @@
  * channel case (channel-case.ts): one author posting to a channel of six members, against raw
  * `@libp2p/gossipsub` between six plain nodes in the same topology; rounds alternate as above.
  *
- * Env: BENCH_CASES (dm,mailbox,channel), BENCH_DM_COUNT (2000), BENCH_LATENCY_COUNT (300),
+ * load case (load-case.ts): one relay with BENCH_LOAD_CLIENTS peers connected at once from
+ * BENCH_LOAD_PROCESSES client processes, each depositing sealed envelopes for the others and
+ * fetching its own; deposits per second, p50/p99 deposit latency, the relay's memory per
+ * connected peer and whether it stayed ready, beside a plain libp2p node's memory per peer.
+ *
+ * Env: BENCH_CASES (dm,mailbox,channel,load), BENCH_DM_COUNT (2000), BENCH_LATENCY_COUNT (300),
  * BENCH_WARMUP (50), BENCH_ROUNDS (3), BENCH_MAILBOX_COUNT (20000),
  * BENCH_MAILBOX_RETRY_MS (pigeon's own retry policy; a whole number of ms fixes alice's
  * retryMin and retryMax to it), BENCH_CHANNEL_COUNT (2000), BENCH_CHANNEL_LATENCY_COUNT (300),
- * BENCH_CHANNEL_CONCURRENCY (64 posts in flight during a burst).
+ * BENCH_CHANNEL_CONCURRENCY (64 posts in flight during a burst), BENCH_LOAD_CLIENTS (500 client
+ * peers), BENCH_LOAD_PROCESSES (4 client processes), BENCH_LOAD_SECONDS (20 measured seconds,
+ * after 2 s of warm-up), BENCH_LOAD_DURABILITY (the load relay's: fsync, pigeon's default, or os),
+ * BENCH_LOAD_INTERVAL_MS (0: each client deposits again as soon as answered, which measures the
+ * relay's capacity; N: each client deposits every N ms, e.g. 10000 for 50 a second from 500).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -26,6 +35,7 @@ import { withPairs } from './pair.js'
 import { emit, envCount, progress } from './output.js'
 import { mailboxCases } from './mailbox-case.js'
 import { channelCases } from './channel-case.js'
+import { loadCase } from './load-case.js'
 import { median, round, summarize } from './stats.js'
 import type { Durability } from '../src/index.js'
 
@@ -106,7 +116,7 @@ async function latency (durability: Durability, s: Settings): Promise<void> {
   })
 }
 
-const CASES = ['dm', 'mailbox', 'channel']
+const CASES = ['dm', 'mailbox', 'channel', 'load']
 
 /** BENCH_CASES: a comma-separated subset of CASES; all of them by default. */
 function benchCases (): Set<string> {
@@ -116,6 +126,14 @@ function benchCases (): Set<string> {
   const unknown = picked.filter(c => !CASES.includes(c))
   if (unknown.length > 0 || picked.length === 0) throw new RangeError(`BENCH_CASES takes a comma-separated list of ${CASES.join(', ')}; got "${raw}"`)
   return new Set(picked)
+}
+
+/** BENCH_LOAD_DURABILITY: the load case relay's durability; fsync (pigeon's default) when unset. */
+function loadDurability (): Durability {
+  const raw = process.env.BENCH_LOAD_DURABILITY
+  if (raw == null || raw === '') return 'fsync'
+  if (!(DURABILITIES as string[]).includes(raw)) throw new RangeError(`BENCH_LOAD_DURABILITY takes ${DURABILITIES.join(' or ')}, got "${raw}"`)
+  return raw as Durability
 }
 
 /** BENCH_MAILBOX_RETRY_MS: alice's retry delay in the mailbox case, ms; pigeon's own policy when unset or "default". */
@@ -137,6 +155,11 @@ async function main (): Promise<void> {
   const channelCount = envCount('BENCH_CHANNEL_COUNT', 2000)
   const channelLatencyCount = envCount('BENCH_CHANNEL_LATENCY_COUNT', 300)
   const channelConcurrency = envCount('BENCH_CHANNEL_CONCURRENCY', 64)
+  const loadClients = envCount('BENCH_LOAD_CLIENTS', 500)
+  const loadProcesses = envCount('BENCH_LOAD_PROCESSES', 4)
+  const loadSeconds = envCount('BENCH_LOAD_SECONDS', 20)
+  const loadDurabilityValue = loadDurability()
+  const loadInterval = process.env.BENCH_LOAD_INTERVAL_MS === '0' ? 0 : envCount('BENCH_LOAD_INTERVAL_MS', 0)
   const cases = benchCases()
   const root = await mkdtemp(join(tmpdir(), 'pigeon-bench-'))
   const started = performance.now()
@@ -161,6 +184,9 @@ async function main (): Promise<void> {
         root,
         durabilities: DURABILITIES
       })
+    }
+    if (cases.has('load')) {
+      await loadCase({ clients: loadClients, processes: loadProcesses, seconds: loadSeconds, bytes: MESSAGE_BYTES, root, durability: loadDurabilityValue, intervalMs: loadInterval })
     }
   } finally {
     await rm(root, { recursive: true, force: true })

@@ -3,7 +3,8 @@
  * group). The parent (run.ts) sends commands over IPC; see ipc.ts. Putting each node in its own
  * process keeps sender and receiver (and relay) from sharing one event loop, as real peers would
  * not. The channel case is the exception: its six nodes of one kind share one process and one
- * clock (channel-case.ts says why).
+ * clock (channel-case.ts says why). So is the load case: its relay has a process to itself, but
+ * hundreds of clients share each of a few others (load.ts says why).
  */
 import { startRawReceiver, startRawSender } from './raw.js'
 import { randomTexts } from './text.js'
@@ -11,6 +12,7 @@ import type { Command, Request, Response } from './ipc.js'
 import type { Receiver, Sender } from './endpoint.js'
 import type { BenchRecipient, BenchRelay, BenchSender } from './mailbox.js'
 import type { ChannelGroup } from './channel-group.js'
+import type { LoadClients, LoadRelay } from './load.js'
 
 /** After the parent disconnects, exit even if some library left a handle open. */
 const EXIT_GRACE_MS = 5_000
@@ -32,6 +34,9 @@ let mailSender: BenchSender | undefined
 let mailRecipient: BenchRecipient | undefined
 /** Channel case: six nodes of one kind. */
 let group: ChannelGroup | undefined
+/** Load case: a relay, or one share of the clients. */
+let loadRelay: LoadRelay | undefined
+let loadClients: LoadClients | undefined
 
 function need<T> (role: T | undefined, name: string): T {
   if (role == null) throw new Error(`not a ${name}`)
@@ -118,17 +123,33 @@ async function execute (command: Command): Promise<unknown> {
     }
     case 'quiet':
       return { ms: (await (await import('./quiet.js')).quiet({ signal: AbortSignal.timeout(command.timeoutMs) })).waitedMs }
+    case 'loadRelay':
+      loadRelay = await (await import('./load.js')).LoadRelay.start(command.kind, command.root, command.durability, command.limits, command.maxConnections)
+      return { address: loadRelay.address(), operatorUrl: loadRelay.operatorUrl }
+    case 'loadProbe':
+      return need(loadRelay, 'load relay').probe()
+    case 'loadMemory':
+      return (await import('./load.js')).memory()
+    case 'loadClients': {
+      const { clients, started } = await (await import('./load.js')).LoadClients.start(command.first, command.count, command.relayAddr, { signal: AbortSignal.timeout(command.timeoutMs) })
+      loadClients = clients
+      return started
+    }
+    case 'loadRun':
+      return await need(loadClients, 'load clients').run(command.peers, command.bytes, command.warmupMs, command.durationMs, command.intervalMs, { signal: AbortSignal.timeout(command.timeoutMs) })
   }
 }
 
 async function shutdown (): Promise<void> {
-  const endpoints = [sender, receiver, relay, mailSender, mailRecipient, group]
+  const endpoints = [sender, receiver, relay, mailSender, mailRecipient, group, loadRelay, loadClients]
   sender = undefined
   receiver = undefined
   relay = undefined
   mailSender = undefined
   mailRecipient = undefined
   group = undefined
+  loadRelay = undefined
+  loadClients = undefined
   await Promise.all(endpoints.map(async e => e?.stop()))
 }
 
