@@ -229,4 +229,37 @@ describe('relays', () => {
     assert.equal(swept, 2)
     assert.equal((await relay.status()).relay?.messages, 0)
   })
+
+  it('checks concurrent deposits against each other: a quota is never overrun and one envelope deposited by many is stored once', async () => {
+    const relayDir = await dir()
+    let relay = await nodes.node({ relay: { quotaMessages: 10 }, dataDir: relayDir })
+    const bob = peerKeys((await nodes.node({ memory: true })).peerId)
+    assert.ok(bob != null)
+    const body = Body.encode({ kind: 0, timestamp: BigInt(Date.now()), text: 'concurrent', refs: [], relays: [] })
+    const senders = await Promise.all([1, 2, 3, 4].map(async () => {
+      const key = await generateKeyPair('Ed25519')
+      const node = await nodes.node({ memory: true, privateKey: key })
+      await node.libp2p.peerStore.merge(relay.peerId, { multiaddrs: relay.libp2p.getMultiaddrs() })
+      return { node, keys: localKeys(key, node.peerId) }
+    }))
+    const shared = Envelope.encode(seal(senders[0].keys, bob, new Uint8Array(randomBytes(16)), body))
+    // 4 senders x (5 deposits of their own + the shared one), all in flight at once: 21 distinct
+    // envelopes for a mailbox that holds 10.
+    const outcomes = await Promise.all(senders.flatMap(({ node, keys }) => [
+      ...[1, 2, 3, 4, 5].map(async () => node.libp2p.services.mailbox.deposit(relay.peerId, [Envelope.encode(seal(keys, bob, new Uint8Array(randomBytes(16)), body))])),
+      node.libp2p.services.mailbox.deposit(relay.peerId, [shared])
+    ]))
+    const all = outcomes.flat()
+    assert.equal(all.length, 24)
+    const storedIds = new Set(all.filter(o => o.refused == null).map(o => o.id))
+    assert.equal(storedIds.size, 10, JSON.stringify(all))
+    assert.ok(all.every(o => o.refused == null || o.refused === 'quota-exceeded'), JSON.stringify(all))
+    const sharedId = Buffer.from(Envelope.decode(shared).id).toString('hex')
+    const sharedAnswers = new Set(all.filter(o => o.id === sharedId).map(o => o.refused ?? 'stored'))
+    assert.equal(sharedAnswers.size, 1, 'every depositor of the same envelope hears the same answer')
+    assert.equal((await relay.status()).relay?.messages, 10)
+    await relay.stop()
+    relay = await nodes.node({ relay: true, dataDir: relayDir })
+    assert.equal((await relay.status()).relay?.messages, 10, 'what was answered stored is on disk')
+  })
 })

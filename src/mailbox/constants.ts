@@ -67,3 +67,9 @@ export const MAILBOX_TIMEOUT_MS = 15_000
 
 /** Inbound mailbox streams per connection. */
 export const MAILBOX_MAX_INBOUND_STREAMS = 8
+
+/**
+ * Deposits written to disk in one batch at most (group commit): those that queued while the
+ * previous batch was being made durable.
+ */
+export const MAX_DEPOSIT_GROUP = 128

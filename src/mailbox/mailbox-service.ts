@@ -9,10 +9,10 @@ import { MAX_ENVELOPE_BYTES, MESSAGE_ID_LENGTH } from '../constants.js'
 import {
   MAILBOX_PROTOCOL, REQUEST_TYPE, DEPOSIT_RESULT, DEPOSIT_REFUSALS, MAX_MAILBOX_FRAME_BYTES, MAX_MAILBOX_BATCH,
   DEFAULT_FETCH_LIMIT, DEFAULT_QUOTA_MESSAGES, DEFAULT_QUOTA_BYTES, DEFAULT_TOTAL_BYTES, DEFAULT_DEPOSIT_RATE_PER_MINUTE, DEFAULT_TTL_MS,
-  DEFAULT_SWEEP_INTERVAL_MS, MAILBOX_TIMEOUT_MS, MAILBOX_MAX_INBOUND_STREAMS
+  DEFAULT_SWEEP_INTERVAL_MS, MAILBOX_TIMEOUT_MS, MAILBOX_MAX_INBOUND_STREAMS, MAX_DEPOSIT_GROUP
 } from './constants.js'
 import type { DepositOutcome, FetchedMail, MailboxClient, MailboxComponents, MailboxInit } from './index.js'
-import type { MailboxStore } from './mailbox-store.js'
+import type { MailboxStore, MailboxUsage } from './mailbox-store.js'
 import type { AbortOptions, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import { idFromHex, idToHex } from '../ids.js'
 
@@ -45,6 +45,11 @@ interface Relay {
   sweeper?: ReturnType<typeof setInterval>
 }
 
+interface DepositItem { recipient: string, id: string, envelope: Uint8Array, result: DepositResult }
+interface DepositJob { from: PeerId, envelopes: Uint8Array[], resolve: (results: DepositResult[]) => void, reject: (err: unknown) => void }
+/** Deposits written in one batch: what they add, so the next deposit's checks count it. */
+interface DepositGroup { stored: DepositItem[], adding: Map<string, MailboxUsage>, ids: Set<string>, totalBytes: number }
+
 /** Counters a relay operator (and `pigeon status`) reads. */
 export interface RelayStats {
   deposited: number
@@ -60,7 +65,8 @@ export class MailboxService implements MailboxClient, Startable {
   private readonly log: Logger
   private readonly relay?: Relay
   private started = false
-  private depositChain: Promise<unknown> = Promise.resolve()
+  private readonly depositQueue: DepositJob[] = []
+  private depositing = false
   readonly stats: RelayStats = { deposited: 0, refused: {}, fetched: 0, deleted: 0, expired: 0 }
 
   constructor (components: MailboxComponents, init: MailboxInit) {
@@ -172,17 +178,62 @@ export class MailboxService implements MailboxClient, Startable {
     }
   }
 
-  /** Deposits run one at a time: quota checks and duplicate checks must see each other's writes. */
+  /**
+   * Deposits are checked one at a time, so that quota and duplicate checks see each other, and
+   * written in groups: while one group's batch is being made durable, the deposits that arrive
+   * queue up and go to disk together in the next batch (group commit). Every deposit is still
+   * answered only after its envelopes are durable.
+   */
   private async deposited (relay: Relay, from: PeerId, envelopes: Uint8Array[]): Promise<DepositResult[]> {
-    const run = this.depositChain.then(async () => this.depositNow(relay, from, envelopes))
-    this.depositChain = run.catch(() => {})
-    return await run
+    return await new Promise((resolve, reject) => {
+      this.depositQueue.push({ from, envelopes, resolve, reject })
+      if (!this.depositing) void this.drainDeposits(relay)
+    })
   }
 
-  private async depositNow (relay: Relay, from: PeerId, envelopes: Uint8Array[]): Promise<DepositResult[]> {
+  private async drainDeposits (relay: Relay): Promise<void> {
+    this.depositing = true
+    try {
+      while (this.depositQueue.length > 0) {
+        const jobs = this.depositQueue.splice(0, MAX_DEPOSIT_GROUP)
+        const group: DepositGroup = { stored: [], adding: new Map(), ids: new Set(), totalBytes: relay.store.totals().bytes }
+        const checked: Array<{ job: DepositJob, results: DepositResult[], stored: DepositItem[] }> = []
+        for (const job of jobs) {
+          try {
+            checked.push({ job, ...await this.check(relay, job.from, job.envelopes, group) })
+          } catch (err) {
+            job.reject(err)
+          }
+        }
+        try {
+          // Durable before any answer.
+          await relay.store.put(group.stored)
+        } catch (err) {
+          for (const c of checked) c.job.reject(err)
+          continue
+        }
+        this.stats.deposited += group.stored.length
+        for (const c of checked) {
+          for (const r of c.results) {
+            if (r.reason === DEPOSIT_RESULT.STORED) continue
+            const name = DEPOSIT_REFUSALS[r.reason]
+            this.stats.refused[name] = (this.stats.refused[name] ?? 0) + 1
+          }
+          c.job.resolve(c.results)
+        }
+        // Push: a recipient connected to this relay hears at once that mail is waiting.
+        for (const recipient of new Set(group.stored.map(f => f.recipient))) this.notify(recipient)
+      }
+    } finally {
+      this.depositing = false
+    }
+  }
+
+  /** Decides, for each envelope of one deposit, whether it is stored; adds what is to `group`. */
+  private async check (relay: Relay, from: PeerId, envelopes: Uint8Array[], group: DepositGroup): Promise<{ results: DepositResult[], stored: DepositItem[] }> {
     // 1. Parse; per-envelope refusals that need no state.
     const results: DepositResult[] = []
-    const candidates: Array<{ recipient: string, id: string, envelope: Uint8Array, result: DepositResult }> = []
+    const candidates: DepositItem[] = []
     for (const bytes of envelopes) {
       let env: Envelope | undefined
       try {
@@ -198,31 +249,35 @@ export class MailboxService implements MailboxClient, Startable {
       candidates.push({ recipient, id: idToHex(env.id), envelope: bytes, result })
     }
 
-    // 2. An envelope already held is answered STORED and costs nothing: a retrying sender must
-    //    hear "stored" even when the mailbox has since filled up.
-    const fresh: typeof candidates = []
-    const byRecipient = new Map<string, typeof candidates>()
+    // 2. An envelope already held (or already in this group) is answered STORED and costs
+    //    nothing: a retrying sender must hear "stored" even when the mailbox has since filled up.
+    const fresh: DepositItem[] = []
+    const byRecipient = new Map<string, DepositItem[]>()
     for (const c of candidates) byRecipient.set(c.recipient, [...(byRecipient.get(c.recipient) ?? []), c])
     for (const [recipient, items] of byRecipient) {
       const held = await relay.store.held(recipient, items.map(i => i.id))
       const seen = new Set<string>()
       for (const item of items) {
-        if (held.has(item.id) || seen.has(item.id)) continue
+        if (held.has(item.id) || seen.has(item.id) || group.ids.has(`${recipient}!${item.id}`)) continue
         seen.add(item.id)
         fresh.push(item)
       }
     }
 
-    // 3. Per-recipient quota and the relay's total, then the depositor's rate for what would
-    //    really be stored (a refused envelope costs the sender nothing).
-    let totalBytes = relay.store.totals().bytes
-    const adding = new Map<string, { messages: number, bytes: number }>()
-    let stored: typeof fresh = []
+    // 3. Per-recipient quota and the relay's total (counting what this group already adds),
+    //    then the depositor's rate for what would really be stored (a refused envelope costs the
+    //    sender nothing).
+    let totalBytes = group.totalBytes
+    const adding = new Map<string, MailboxUsage>()
+    let stored: DepositItem[] = []
     for (const item of fresh) {
       const used = relay.store.usageOf(item.recipient)
+      const before = group.adding.get(item.recipient) ?? { messages: 0, bytes: 0 }
       const add = adding.get(item.recipient) ?? { messages: 0, bytes: 0 }
       const size = item.envelope.byteLength
-      if (used.messages + add.messages + 1 > relay.quotaMessages || used.bytes + add.bytes + size > relay.quotaBytes || totalBytes + size > relay.totalBytes) {
+      if (used.messages + before.messages + add.messages + 1 > relay.quotaMessages ||
+          used.bytes + before.bytes + add.bytes + size > relay.quotaBytes ||
+          totalBytes + size > relay.totalBytes) {
         item.result.reason = DEPOSIT_RESULT.QUOTA_EXCEEDED
         continue
       }
@@ -242,18 +297,17 @@ export class MailboxService implements MailboxClient, Startable {
       }
     }
 
-    // 4. Durable before the answer.
-    await relay.store.put(stored)
-    this.stats.deposited += stored.length
-    for (const r of results) {
-      if (r.reason !== DEPOSIT_RESULT.STORED) {
-        const name = DEPOSIT_REFUSALS[r.reason]
-        this.stats.refused[name] = (this.stats.refused[name] ?? 0) + 1
-      }
+    // 4. Into the group.
+    for (const item of stored) {
+      const g = group.adding.get(item.recipient) ?? { messages: 0, bytes: 0 }
+      g.messages++
+      g.bytes += item.envelope.byteLength
+      group.adding.set(item.recipient, g)
+      group.ids.add(`${item.recipient}!${item.id}`)
+      group.totalBytes += item.envelope.byteLength
+      group.stored.push(item)
     }
-    // Push: a recipient connected to this relay hears at once that mail is waiting.
-    for (const recipient of new Set(stored.map(f => f.recipient))) this.notify(recipient)
-    return results
+    return { results, stored }
   }
 
   private notify (recipient: string): void {
