@@ -14,13 +14,18 @@
  * no answer within PROBE_DEADLINE_MS (a relay too busy to answer is not ready). The relay's
  * process also reports its connections, memory and CPU over IPC at each sample.
  *
- * Beside it (bench "relay-load-raw-connections"): the same number of the same clients connected
- * to a plain libp2p node (TCP, Noise, yamux, identify, ping), for libp2p's own memory per peer.
+ * Beside it (bench "relay-load-raw"): the same clients, the same load and the same durability
+ * against the raw libraries: a plain libp2p node (TCP, Noise, yamux, identify, ping) serving
+ * the same mailbox protocol (deposit, NOTIFY, fetch, delete) straight off pbStream and `level`,
+ * one batch per request (raw-mailbox.ts). It checks nothing (no quotas, duplicates or rate)
+ * and keeps its id index in memory.
+ * Then "relay-load-ratio": pigeon over raw for deposits per second, p99 deposit latency and
+ * memory per connected peer.
  *
- * Limits raised: libp2p's connection manager allows 300 connections by default, and PigeonInit
- * has no option for it, so the bench raises the relay's maxConnections through libp2p's own
- * setter (load.ts). The mailbox limits are the defaults: one client deposits far below 6,000 a
- * minute and drains its mailbox as it fills. Both go in the result (relay_limits).
+ * Limits raised: libp2p's connection manager allows 300 connections by default; both relays
+ * get clients + 100 (PigeonInit.maxConnections for pigeon's). The mailbox limits are the
+ * defaults: one client deposits far below 6,000 a minute and drains its mailbox as it fills.
+ * Both go in the result (relay_limits).
  */
 import { availableParallelism } from 'node:os'
 import { WorkerProcess } from './ipc.js'
@@ -33,6 +38,7 @@ import type { LoadRelayKind, LoadRunResult, Memory, RelayProbe } from './load.js
 
 const TOPOLOGY = 'relay-process-plus-client-processes'
 const CLIENT_KIND = 'libp2p node with pigeon mailbox() service (not a PigeonNode)'
+const RAW_RELAY_KIND = 'plain libp2p node (tcp, noise, yamux, identify, ping) serving the pigeon mailbox protocol with pbStream and level (bench/raw-mailbox.ts): deposit (one level batch per request, synced under fsync), NOTIFY, fetch, delete; no checks, quotas or write grouping'
 /** libp2p's default maxConnections (connection-manager/constants.js), recorded beside ours. */
 const LIBP2P_DEFAULT_MAX_CONNECTIONS = 300
 /** Connections the relay allows beyond the clients: room for the bench's own and stray ones. */
@@ -187,13 +193,14 @@ function memoryFields (c: Connected): Record<string, number> {
   }
 }
 
-async function pigeonLoad (s: LoadSettings, limits: RelayLimits, maxConnections: number): Promise<void> {
-  await withLoadWorkers('pigeon', s.processes, async (relay, workers) => {
-    const c = await connectAll('pigeon', relay, workers, s, limits, maxConnections)
+/** Connects every client to a relay of `kind`, runs the load, emits its line and returns it. */
+async function measureLoad (kind: LoadRelayKind, s: LoadSettings, limits: RelayLimits, maxConnections: number): Promise<Record<string, any>> {
+  return await withLoadWorkers(kind, s.processes, async (relay, workers) => {
+    const c = await connectAll(kind, relay, workers, s, limits, maxConnections)
     const durationMs = s.seconds * 1000
     const timeoutMs = WARMUP_MS + durationMs + RUN_SLACK_MS
     const first = await relay.call({ op: 'loadProbe' })
-    progress('load pigeon: running %d s (+%d s warm-up)', s.seconds, WARMUP_MS / 1000)
+    progress('load %s: running %d s (+%d s warm-up)', kind, s.seconds, WARMUP_MS / 1000)
     const runs = Promise.all(workers.map(async w => await w.call({ op: 'loadRun', peers: c.ids, bytes: s.bytes, warmupMs: WARMUP_MS, durationMs, intervalMs: s.intervalMs, timeoutMs }, timeoutMs)))
     const [results, samples] = await Promise.all([runs, sampleReadiness(relay, c.operatorUrl, runs)])
     const last = await relay.call({ op: 'loadProbe' })
@@ -206,13 +213,14 @@ async function pigeonLoad (s: LoadSettings, limits: RelayLimits, maxConnections:
     const failures = samples.filter(x => x.failure != null)
     const probeMs = summarize(samples.map(x => x.ms))
     const seconds = durationMs / 1000
-    progress('load pigeon: %d deposits/s, p50 %d ms, p99 %d ms; %d fetched/s; peers %d-%d; ready %d/%d samples; %d errors',
-      round(r.stored / seconds, 1), round(latency.p50, 1), round(latency.p99, 1), round(r.fetched / seconds, 1),
+    progress('load %s: %d deposits/s, p50 %d ms, p99 %d ms; %d fetched/s; peers %d-%d; ready %d/%d samples; %d errors',
+      kind, round(r.stored / seconds, 1), round(latency.p50, 1), round(latency.p99, 1), round(r.fetched / seconds, 1),
       Math.min(...peers), Math.max(...peers), samples.length - failures.length, samples.length, r.errors)
-    emit({
-      bench: 'relay-load',
+    const line = {
+      bench: kind === 'pigeon' ? 'relay-load' : 'relay-load-raw',
       topology: TOPOLOGY,
       client_kind: CLIENT_KIND,
+      relay_kind: kind === 'pigeon' ? 'pigeon node (relay limits, operator endpoint)' : RAW_RELAY_KIND,
       clients: s.clients,
       client_processes: workers.length,
       seconds: s.seconds,
@@ -225,7 +233,7 @@ async function pigeonLoad (s: LoadSettings, limits: RelayLimits, maxConnections:
       client_interval_ms: s.intervalMs,
       offered_deposits_per_s: s.intervalMs === 0 ? null : round(s.clients * 1000 / s.intervalMs, 1),
       durability: s.durability,
-      relay_limits: { ...limits, maxConnections },
+      relay_limits: kind === 'pigeon' ? { ...limits, maxConnections } : { maxConnections },
       relay_default_limits: { quotaMessages: DEFAULT_QUOTA_MESSAGES, depositRatePerMinute: DEFAULT_DEPOSIT_RATE_PER_MINUTE, maxConnections: LIBP2P_DEFAULT_MAX_CONNECTIONS },
       connect_ms: Math.round(c.connectMs),
       dial_retries: c.dialRetries,
@@ -266,32 +274,38 @@ async function pigeonLoad (s: LoadSettings, limits: RelayLimits, maxConnections:
       ready_probe: c.operatorUrl != null
         ? `GET /readyz on the relay's operator endpoint (src/ops) every ${PROBE_INTERVAL_MS} ms; a sample fails on any status but 200 or no answer within ${PROBE_DEADLINE_MS} ms`
         : `every ${PROBE_INTERVAL_MS} ms the relay process reports node started, libp2p started, store open, listening; a sample fails if any is false or the answer takes over ${PROBE_DEADLINE_MS} ms`
-    })
+    }
+    emit(line)
+    return line
   })
 }
 
-async function rawConnections (s: LoadSettings, maxConnections: number): Promise<void> {
-  await withLoadWorkers('raw', s.processes, async (relay, workers) => {
-    const c = await connectAll('raw', relay, workers, s, {}, maxConnections)
-    emit({
-      bench: 'relay-load-raw-connections',
-      topology: TOPOLOGY,
-      client_kind: CLIENT_KIND,
-      relay_kind: 'plain libp2p node: tcp, noise, yamux, identify, ping',
-      clients: s.clients,
-      client_processes: workers.length,
-      max_connections: maxConnections,
-      connect_ms: Math.round(c.connectMs),
-      dial_retries: c.dialRetries,
-      peers_connected: c.peers,
-      ...memoryFields(c)
-    })
-  })
-}
+/** pigeon's figure over the raw relay's; undefined when the raw one is zero. */
+const ratio = (pigeon: number, raw: number): number | null => raw === 0 ? null : round(pigeon / raw)
 
 export async function loadCase (s: LoadSettings): Promise<void> {
   const maxConnections = Math.max(LIBP2P_DEFAULT_MAX_CONNECTIONS, s.clients + MAX_CONNECTIONS_MARGIN)
   progress('load: %d clients over %d processes for %d s, relay durability %s, maxConnections %d', s.clients, s.processes, s.seconds, s.durability, maxConnections)
-  await pigeonLoad(s, {}, maxConnections)
-  await rawConnections(s, maxConnections)
+  const pigeon = await measureLoad('pigeon', s, {}, maxConnections)
+  const raw = await measureLoad('raw', s, {}, maxConnections)
+  emit({
+    bench: 'relay-load-ratio',
+    topology: TOPOLOGY,
+    clients: s.clients,
+    durability: s.durability,
+    load_model: pigeon.load_model,
+    baseline: RAW_RELAY_KIND,
+    pigeon_deposits_per_s: pigeon.deposits_per_s,
+    raw_deposits_per_s: raw.deposits_per_s,
+    deposits_ratio: ratio(pigeon.deposits_per_s, raw.deposits_per_s),
+    pigeon_deposit_p99_ms: pigeon.deposit_p99_ms,
+    raw_deposit_p99_ms: raw.deposit_p99_ms,
+    p99_ratio: ratio(pigeon.deposit_p99_ms, raw.deposit_p99_ms),
+    pigeon_rss_per_peer_kib: pigeon.relay_rss_per_peer_kib,
+    raw_rss_per_peer_kib: raw.relay_rss_per_peer_kib,
+    rss_per_peer_ratio: ratio(pigeon.relay_rss_per_peer_kib, raw.relay_rss_per_peer_kib),
+    pigeon_ready_throughout: pigeon.ready_throughout,
+    pigeon_fetch_requests_per_s: pigeon.fetch_requests_per_s,
+    raw_fetch_requests_per_s: raw.fetch_requests_per_s
+  })
 }

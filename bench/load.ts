@@ -32,6 +32,8 @@ import { Body, Envelope } from '../src/dm/pb/dm.js'
 import { BODY_KIND } from '../src/dm/constants.js'
 import { MESSAGE_ID_LENGTH } from '../src/constants.js'
 import { MAX_MAILBOX_BATCH } from '../src/mailbox/constants.js'
+import { Level } from 'level'
+import { RawMailbox } from './raw-mailbox.js'
 import { Registry } from 'prom-client'
 import { OperatorServer } from '../src/ops/index.js'
 import { race } from './deadline.js'
@@ -60,7 +62,7 @@ export interface RelayProbe {
   peers: number
   rss: number
   heapUsed: number
-  /** Mailbox counters; zeros on a raw relay. */
+  /** Mailbox counters. */
   deposited: number
   fetched: number
   deleted: number
@@ -104,14 +106,26 @@ export class LoadRelay {
   /** The operator endpoint's base URL; none on a raw relay. */
   operatorUrl?: string
 
+  /** The raw relay's mailbox (its store is `rawDb`). */
+  private rawDb?: Level<string, Uint8Array>
+  private raw?: RawMailbox
+
   private constructor (libp2p: Libp2p, node?: PigeonNode, dataDir?: string) {
     this.libp2p = libp2p
     this.node = node
     this.dataDir = dataDir
   }
 
-  static async start (kind: LoadRelayKind, root: string, durability: Durability, limits: RelayLimits, maxConnections: number): Promise<LoadRelay> {
-    if (kind === 'raw') {
+  /**
+   * The baseline: a plain libp2p node (TCP, Noise, yamux, identify, ping) serving pigeon's
+   * mailbox protocol with the raw libraries (raw-mailbox.ts), on a `level` store synced as
+   * `durability` says.
+   */
+  private static async startRaw (root: string, durability: Durability, maxConnections: number): Promise<LoadRelay> {
+    const dataDir = await mkdtemp(join(root, 'load-raw-relay-'))
+    const db = new Level<string, Uint8Array>(dataDir, { valueEncoding: 'view' })
+    try {
+      await db.open()
       const libp2p = await createLibp2p({
         addresses: { listen: RELAY_LISTEN },
         transports: [tcp()],
@@ -120,8 +134,21 @@ export class LoadRelay {
         connectionManager: { maxConnections },
         services: { identify: identify(), ping: ping() }
       })
-      return new LoadRelay(libp2p)
+      const relay = new LoadRelay(libp2p, undefined, dataDir)
+      relay.rawDb = db
+      const raw = relay.raw = new RawMailbox(libp2p, db, durability === 'fsync')
+      await raw.start()
+      await libp2p.start()
+      return relay
+    } catch (err) {
+      await db.close().catch(() => {})
+      await rm(dataDir, { recursive: true, force: true })
+      throw err
     }
+  }
+
+  static async start (kind: LoadRelayKind, root: string, durability: Durability, limits: RelayLimits, maxConnections: number): Promise<LoadRelay> {
+    if (kind === 'raw') return await LoadRelay.startRaw(root, durability, maxConnections)
     const dataDir = await mkdtemp(join(root, 'load-relay-'))
     let node: PigeonNode | undefined
     try {
@@ -151,6 +178,7 @@ export class LoadRelay {
     const elu = performance.eventLoopUtilization()
     const node = this.node
     const stats = node?.libp2p.services.mailbox.stats
+    const raw = this.raw
     return {
       ready: {
         started: node == null ? true : node.isStarted(),
@@ -162,9 +190,9 @@ export class LoadRelay {
       peers: this.libp2p.getPeers().length,
       rss: m.rss,
       heapUsed: m.heapUsed,
-      deposited: stats?.deposited ?? 0,
-      fetched: stats?.fetched ?? 0,
-      deleted: stats?.deleted ?? 0,
+      deposited: stats?.deposited ?? raw?.deposited ?? 0,
+      fetched: stats?.fetched ?? raw?.fetched ?? 0,
+      deleted: stats?.deleted ?? raw?.deleted ?? 0,
       refused: { ...(stats?.refused ?? {}) },
       maxConnections: connectionManagerOf(this.libp2p).getMaxConnections(),
       cpuMicros: cpu.user + cpu.system,
@@ -178,6 +206,7 @@ export class LoadRelay {
       await this.operator?.close()
       if (this.node != null) await this.node.stop()
       else await this.libp2p.stop()
+      await this.rawDb?.close()
     } finally {
       if (this.dataDir != null) await rm(this.dataDir, { recursive: true, force: true })
     }
