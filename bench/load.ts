@@ -339,7 +339,7 @@ export class LoadClients {
         do {
           client.again = false
           while (this.running) {
-            const { mail } = await client.libp2p.services.mailbox.fetch(relay, new Uint8Array(0), MAX_MAILBOX_BATCH)
+            const { mail, more } = await client.libp2p.services.mailbox.fetch(relay, new Uint8Array(0), MAX_MAILBOX_BATCH)
             if (this.measuring) this.result.fetches++
             if (mail.length === 0) break
             const deleted = await client.libp2p.services.mailbox.delete(relay, mail.map(m => m.id))
@@ -347,6 +347,8 @@ export class LoadClients {
               this.result.fetched += mail.length
               this.result.deleted += deleted
             }
+            // As pigeon's own drain: the relay said that was the last page.
+            if (more === false) break
           }
         } while (client.again && this.running)
       } catch (err) {

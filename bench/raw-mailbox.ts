@@ -6,7 +6,7 @@
  * - DEPOSIT: every envelope is put in one `level` batch per request (synced under fsync), then
  *   answered "stored"; each recipient connected to the relay gets a NOTIFY on a new stream.
  * - FETCH: a range read of the caller's mail after its cursor, at most `limit` envelopes and
- *   PAGE_BUDGET bytes.
+ *   PAGE_BUDGET bytes, and whether more remains (`more`).
  * - DELETE: the caller's envelopes by id, in one batch.
  *
  * What it leaves out, and pigeon's relay does in the same run: checks (recipient served,
@@ -118,9 +118,15 @@ export class RawMailbox {
     const envelopes: Response['envelopes'] = []
     let bytes = 0
     let last = after
-    for await (const [key, value] of this.db.iterator({ gt: `${recipient}!${String(after).padStart(SEQ_WIDTH, '0')}`, lt: `${recipient}!~`, limit: Math.min(limit, MAX_MAILBOX_BATCH) })) {
+    const max = Math.min(limit, MAX_MAILBOX_BATCH)
+    let more = false
+    // One past the page: whether it exists is the answer to `more`.
+    for await (const [key, value] of this.db.iterator({ gt: `${recipient}!${String(after).padStart(SEQ_WIDTH, '0')}`, lt: `${recipient}!~`, limit: max + 1 })) {
       const stored = decodeStored(value)
-      if (envelopes.length > 0 && bytes + stored.envelope.byteLength > PAGE_BUDGET) break
+      if (envelopes.length === max || (envelopes.length > 0 && bytes + stored.envelope.byteLength > PAGE_BUDGET)) {
+        more = true
+        break
+      }
       bytes += stored.envelope.byteLength
       envelopes.push({ envelope: stored.envelope as Uint8Array<ArrayBuffer>, id: stored.id as Uint8Array<ArrayBuffer>, storedAt: BigInt(stored.storedAt) })
       last = Number(key.split('!')[1])
@@ -128,7 +134,7 @@ export class RawMailbox {
     this.fetched += envelopes.length
     const next = Buffer.alloc(8)
     next.writeBigUInt64BE(BigInt(last))
-    return { ...EMPTY, envelopes, nextCursor: envelopes.length > 0 ? new Uint8Array(next) : new Uint8Array(0) }
+    return { ...EMPTY, envelopes, nextCursor: envelopes.length > 0 ? new Uint8Array(next) : new Uint8Array(0), more }
   }
 
   private async delete (recipient: string, ids: Uint8Array[]): Promise<Response> {

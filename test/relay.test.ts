@@ -262,4 +262,38 @@ describe('relays', () => {
     relay = await nodes.node({ relay: true, dataDir: relayDir })
     assert.equal((await relay.status()).relay?.messages, 10, 'what was answered stored is on disk')
   })
+
+  it('pages a mailbox and says whether more remains after each page, so a drain needs no empty fetch', async () => {
+    const relay = await nodes.node({ relay: true })
+    const key = await generateKeyPair('Ed25519')
+    const sender = await nodes.node({ memory: true, privateKey: key })
+    const bob = await nodes.node({ memory: true, listen: [] })
+    for (const n of [sender, bob]) await n.libp2p.peerStore.merge(relay.peerId, { multiaddrs: relay.libp2p.getMultiaddrs() })
+    const to = peerKeys(bob.peerId)
+    assert.ok(to != null)
+    const keys = localKeys(key, sender.peerId)
+    const body = Body.encode({ kind: 0, timestamp: BigInt(Date.now()), text: 'paged', refs: [], relays: [] })
+    const ids = Array.from({ length: 5 }, () => new Uint8Array(randomBytes(16)))
+    const outcomes = await sender.libp2p.services.mailbox.deposit(relay.peerId, ids.map(id => Envelope.encode(seal(keys, to, id, body))))
+    assert.ok(outcomes.every(o => o.refused == null))
+
+    const pages: Array<{ ids: string[], more?: boolean }> = []
+    let cursor: Uint8Array = new Uint8Array(0)
+    for (let i = 0; i < 4; i++) {
+      const page = await bob.libp2p.services.mailbox.fetch(relay.peerId, cursor, 2)
+      pages.push({ ids: page.mail.map(m => m.id), more: page.more })
+      cursor = page.next
+      if (page.mail.length === 0) break
+    }
+    const hex = ids.map(id => Buffer.from(id).toString('hex'))
+    assert.deepEqual(pages, [
+      { ids: hex.slice(0, 2), more: true },
+      { ids: hex.slice(2, 4), more: true },
+      { ids: hex.slice(4), more: false },
+      { ids: [], more: false }
+    ])
+    // A page of exactly what remains says so too.
+    assert.equal((await bob.libp2p.services.mailbox.fetch(relay.peerId, new Uint8Array(0), 5)).more, false)
+    assert.equal((await bob.libp2p.services.mailbox.fetch(relay.peerId, new Uint8Array(0), 4)).more, true)
+  })
 })

@@ -177,14 +177,19 @@ export class HomeRelays {
     let deleting: Promise<unknown> = Promise.resolve()
     try {
       for (let page = 0; page < MAX_PAGES_PER_DRAIN && this.running; page++) {
-        const { mail, next } = await fetching
+        const { mail, next, more } = await fetching
         if (mail.length === 0) return
-        fetching = this.init.mailbox.fetch(relay, next, MAX_MAILBOX_BATCH)
-        // Settled later or abandoned on return: never an unhandled rejection.
-        fetching.catch(() => {})
+        // The relay said this page was the last: no fetch to learn that the next one is empty.
+        const last = more === false
+        if (!last) {
+          fetching = this.init.mailbox.fetch(relay, next, MAX_MAILBOX_BATCH)
+          // Settled later or abandoned on return: never an unhandled rejection.
+          fetching.catch(() => {})
+        }
         await this.store(relay, mail)
         await deleting
         deleting = this.init.mailbox.delete(relay, mail.map(m => m.id))
+        if (last) return
       }
     } finally {
       await deleting

@@ -66,9 +66,21 @@ export interface FetchedMail {
   storedAt: number
 }
 
+/** One page of a FETCH. */
+export interface FetchedPage {
+  mail: FetchedMail[]
+  /** Pass back to fetch the next page. */
+  next: Uint8Array
+  /**
+   * Whether the relay holds more after this page: false after an empty page; undefined from a
+   * relay that predates the field (keep fetching until a page comes back empty).
+   */
+  more?: boolean
+}
+
 export interface MailboxClient {
   deposit(relay: PeerId, envelopes: Uint8Array[], options?: AbortOptions): Promise<DepositOutcome[]>
-  fetch(relay: PeerId, cursor: Uint8Array, limit: number, options?: AbortOptions): Promise<{ mail: FetchedMail[], next: Uint8Array }>
+  fetch(relay: PeerId, cursor: Uint8Array, limit: number, options?: AbortOptions): Promise<FetchedPage>
   delete(relay: PeerId, ids: string[], options?: AbortOptions): Promise<number>
 }
 

@@ -11,7 +11,7 @@ import {
   DEFAULT_FETCH_LIMIT, DEFAULT_QUOTA_MESSAGES, DEFAULT_QUOTA_BYTES, DEFAULT_TOTAL_BYTES, DEFAULT_DEPOSIT_RATE_PER_MINUTE, DEFAULT_TTL_MS,
   DEFAULT_SWEEP_INTERVAL_MS, MAILBOX_TIMEOUT_MS, MAILBOX_MAX_INBOUND_STREAMS, MAX_DEPOSIT_GROUP
 } from './constants.js'
-import type { DepositOutcome, FetchedMail, MailboxClient, MailboxComponents, MailboxInit } from './index.js'
+import type { DepositOutcome, FetchedPage, MailboxClient, MailboxComponents, MailboxInit } from './index.js'
 import type { MailboxStore, MailboxUsage } from './mailbox-store.js'
 import type { AbortOptions, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import { idFromHex, idToHex } from '../ids.js'
@@ -160,12 +160,13 @@ export class MailboxService implements MailboxClient, Startable {
       case REQUEST_TYPE.FETCH: {
         // The mailbox is the caller's own: Noise proved who it is.
         const limit = Math.min(request.limit === 0 ? DEFAULT_FETCH_LIMIT : request.limit, MAX_MAILBOX_BATCH)
-        const page = await relay.store.page(remote.toString(), cursorSeq(request.cursor), limit, PAGE_BUDGET)
-        this.stats.fetched += page.length
+        const { mail, more } = await relay.store.page(remote.toString(), cursorSeq(request.cursor), limit, PAGE_BUDGET)
+        this.stats.fetched += mail.length
         return {
           ...ok,
-          envelopes: page.map(m => ({ envelope: m.envelope as Uint8Array<ArrayBuffer>, id: idFromHex(m.id), storedAt: BigInt(m.storedAt) })),
-          nextCursor: page.length > 0 ? cursorBytes(page[page.length - 1].seq) : new Uint8Array(0)
+          envelopes: mail.map(m => ({ envelope: m.envelope as Uint8Array<ArrayBuffer>, id: idFromHex(m.id), storedAt: BigInt(m.storedAt) })),
+          nextCursor: mail.length > 0 ? cursorBytes(mail[mail.length - 1].seq) : new Uint8Array(0),
+          more
         }
       }
       case REQUEST_TYPE.DELETE: {
@@ -332,11 +333,13 @@ export class MailboxService implements MailboxClient, Startable {
     return response.results.map(r => ({ id: idToHex(r.id), refused: r.reason === 0 ? undefined : DEPOSIT_REFUSALS[r.reason] ?? 'malformed' }))
   }
 
-  async fetch (relay: PeerId, cursor: Uint8Array, limit: number, options: AbortOptions = {}): Promise<{ mail: FetchedMail[], next: Uint8Array }> {
+  async fetch (relay: PeerId, cursor: Uint8Array, limit: number, options: AbortOptions = {}): Promise<FetchedPage> {
     const response = await this.request(relay, { type: REQUEST_TYPE.FETCH, envelopes: [], cursor: cursor as Uint8Array<ArrayBuffer>, limit, ids: [] }, options)
     return {
       mail: response.envelopes.map(e => ({ id: idToHex(e.id), envelope: e.envelope, storedAt: Number(e.storedAt) })),
-      next: response.nextCursor
+      next: response.nextCursor,
+      // An empty page is the end whatever the relay says; a relay that predates `more` says nothing.
+      more: response.envelopes.length === 0 ? false : response.more
     }
   }
 

@@ -90,16 +90,20 @@ export class MailboxStore {
     }
   }
 
-  /** Up to `limit` envelopes for `recipient` after `cursor` (a seq), within `maxBytes`. */
-  async page (recipient: string, cursor: number, limit: number, maxBytes: number): Promise<StoredMail[]> {
-    const out: StoredMail[] = []
+  /**
+   * Up to `limit` envelopes for `recipient` after `cursor` (a seq), within `maxBytes`, and
+   * whether the mailbox holds more after them.
+   */
+  async page (recipient: string, cursor: number, limit: number, maxBytes: number): Promise<{ mail: StoredMail[], more: boolean }> {
+    const mail: StoredMail[] = []
     let bytes = 0
-    for await (const [key, record] of this.mail.iterator({ gt: `${recipient}!${seqKey(cursor)}`, lt: `${recipient}!~`, limit })) {
-      if (out.length > 0 && bytes + record.bytes > maxBytes) break
+    // One past the limit: whether it exists is the answer to "more".
+    for await (const [key, record] of this.mail.iterator({ gt: `${recipient}!${seqKey(cursor)}`, lt: `${recipient}!~`, limit: limit + 1 })) {
+      if (mail.length === limit || (mail.length > 0 && bytes + record.bytes > maxBytes)) return { mail, more: true }
       bytes += record.bytes
-      out.push({ id: record.id, envelope: Buffer.from(record.envelope, 'base64'), storedAt: record.storedAt, seq: Number(key.split('!')[1]) })
+      mail.push({ id: record.id, envelope: Buffer.from(record.envelope, 'base64'), storedAt: record.storedAt, seq: Number(key.split('!')[1]) })
     }
-    return out
+    return { mail, more: false }
   }
 
   /** Removes envelopes by id from one recipient's mailbox; returns how many were there. */

@@ -362,6 +362,7 @@ export interface Response {
   envelopes: StoredEnvelope[]
   nextCursor: Uint8Array<ArrayBuffer>
   deleted: number
+  more?: boolean
 }
 
 export namespace Response {
@@ -411,6 +412,11 @@ export namespace Response {
         if ((obj.deleted != null && obj.deleted !== 0)) {
           w.uint32(56)
           w.uint32(obj.deleted)
+        }
+
+        if (obj.more != null) {
+          w.uint32(64)
+          w.bool(obj.more)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -471,6 +477,10 @@ export namespace Response {
             }
             case 7: {
               obj.deleted = reader.uint32()
+              break
+            }
+            case 8: {
+              obj.more = reader.bool()
               break
             }
             default: {
@@ -564,6 +574,13 @@ export namespace Response {
               }
               break
             }
+            case 8: {
+              yield {
+                field: `${prefix}.more`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -631,6 +648,11 @@ export namespace Response {
     value: number
   }
 
+  export interface ResponseMoreFieldEvent {
+    field: '$.more'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Response>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Response.codec())
   }
@@ -639,7 +661,7 @@ export namespace Response {
     return decodeMessage(buf, Response.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Response>): Generator<ResponseStatusFieldEvent | ResponseReasonFieldEvent | ResponseMessageFieldEvent | ResponseResultsIdFieldEvent | ResponseResultsReasonFieldEvent | ResponseEnvelopesEnvelopeFieldEvent | ResponseEnvelopesIdFieldEvent | ResponseEnvelopesStoredAtFieldEvent | ResponseNextCursorFieldEvent | ResponseDeletedFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Response>): Generator<ResponseStatusFieldEvent | ResponseReasonFieldEvent | ResponseMessageFieldEvent | ResponseResultsIdFieldEvent | ResponseResultsReasonFieldEvent | ResponseEnvelopesEnvelopeFieldEvent | ResponseEnvelopesIdFieldEvent | ResponseEnvelopesStoredAtFieldEvent | ResponseNextCursorFieldEvent | ResponseDeletedFieldEvent | ResponseMoreFieldEvent> {
     return streamMessage(buf, Response.codec(), opts)
   }
 }
