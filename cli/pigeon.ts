@@ -13,7 +13,7 @@ import { processAlive } from '../src/control/control-file.js'
 import { CliError, EXIT, report } from './errors.js'
 import { backupCommand, restoreCommand } from './backup.js'
 import { channelLine, channelMessageLine, contactLine, inboxLine, memberLine, outboxLine, statusText } from './format.js'
-import { createLogger, logSettings, LOG_LEVELS } from '../src/ops/log.js'
+import { createLogger, logSettings, LOG_FORMATS, LOG_LEVELS } from '../src/ops/log.js'
 import { SETTINGS, SETTING_KEYS, configPath, configValues, daemonOptions, loadConfig, type Config, type SettingKey, type SettingValue } from '../src/config/index.js'
 
 /** How long a stopped node's process may linger before it exits anyway. */
@@ -74,7 +74,9 @@ interface StartOptions {
   relayDepositRate?: number
   relayMaxEnvelope?: number
   relayTtl?: number
+  maxConnections?: number
   logLevel?: string
+  logFormat?: string
 }
 
 /** A port flag's value, refused (exit 2) when it is not one. */
@@ -110,7 +112,9 @@ function startFlags (opts: StartOptions): Partial<Config> {
     relayDepositRate: opts.relayDepositRate,
     relayMaxEnvelope: opts.relayMaxEnvelope,
     relayTtl: opts.relayTtl,
-    logLevel: opts.logLevel as Config['logLevel'] | undefined
+    maxConnections: opts.maxConnections,
+    logLevel: opts.logLevel as Config['logLevel'] | undefined,
+    logFormat: opts.logFormat as Config['logFormat'] | undefined
   }
   return Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined))
 }
@@ -164,7 +168,9 @@ program.command('start')
   .option('--relay-deposit-rate <count>', `envelopes one sender may deposit per minute${byDefault('relayDepositRate')}`, count('--relay-deposit-rate'))
   .option('--relay-max-envelope <bytes>', `largest envelope accepted${byDefault('relayMaxEnvelope')}`, count('--relay-max-envelope'))
   .option('--relay-ttl <days>', `days unfetched mail is kept${byDefault('relayTtl')}`, count('--relay-ttl'))
-  .addOption(new Option('--log-level <level>', 'least severe log records written to stderr (default: $PIGEON_LOG_LEVEL, else info)').choices(LOG_LEVELS))
+  .option('--max-connections <count>', 'connections kept open at most (default: libp2p\'s, 300; a relay with many clients needs more)', count('--max-connections'))
+  .addOption(new Option('--log-level <level>', `least severe log records written to stderr${byDefault('logLevel')}`).choices(LOG_LEVELS))
+  .addOption(new Option('--log-format <format>', 'json: one JSON object per line; pretty: readable lines (default: pretty on a terminal, else json)').choices(LOG_FORMATS))
   .addHelpText('after', '\nEvery option can also be set in the data dir\'s config.json or a PIGEON_* variable; flags win.\nSee `pigeon config show` and docs/configuration.md.')
   .action(async (opts: StartOptions) => {
     // Flags over PIGEON_* variables over the data dir's config.json over defaults; a bad value
@@ -172,7 +178,7 @@ program.command('start')
     const config = configValues(await loadConfig({ dataDir: dataDir(), env: process.env, flags: startFlags(opts) }))
     let settings: ReturnType<typeof logSettings>
     try {
-      settings = logSettings(process.env, { level: config.logLevel })
+      settings = logSettings(process.env, { level: config.logLevel, format: config.logFormat ?? undefined })
     } catch (err: any) {
       throw new CliError(err.message, EXIT.USAGE)
     }

@@ -104,6 +104,8 @@ describe('config resolution', () => {
       [{ relay: 1 }, 'relay: must be true or false'],
       [{ durability: 'disk' }, 'durability: must be one of "fsync", "os"'],
       [{ logLevel: 'loud' }, 'logLevel: must be one of "trace", "debug", "info", "warn", "error"'],
+      [{ logFormat: 'xml' }, 'logFormat: must be one of "json", "pretty"'],
+      [{ maxConnections: 0 }, 'maxConnections: must be a positive whole number'],
       [{ listen: [] }, 'listen: must be a non-empty list of multiaddrs'],
       [{ listen: '/ip4/127.0.0.1/tcp/0' }, 'listen: must be a non-empty list of multiaddrs'],
       [{ listen: ['nope'] }, 'listen: "nope" is not a multiaddr'],
@@ -125,7 +127,9 @@ describe('config resolution', () => {
       ['PIGEON_LISTEN', 'nope', '"nope" is not a multiaddr'],
       ['PIGEON_RELAY_ALLOW', 'bob', '"bob" is not a peer id'],
       ['PIGEON_RELAY_TTL', '0', 'must be a positive whole number'],
-      ['PIGEON_RELAY_QUOTA_MESSAGES', '1e3', 'must be a positive whole number']
+      ['PIGEON_RELAY_QUOTA_MESSAGES', '1e3', 'must be a positive whole number'],
+      ['PIGEON_MAX_CONNECTIONS', 'many', 'must be a positive whole number'],
+      ['PIGEON_LOG_FORMAT', 'xml', 'must be one of "json", "pretty"']
     ]
     for (const [name, value, message] of cases) assert.equal(refusal({ env: { [name]: value } }), `${name}: ${message}`)
   })
@@ -134,8 +138,9 @@ describe('config resolution', () => {
     assert.equal(refusal({ env: { PIGEON_APIPORT: '1' } }), 'PIGEON_APIPORT: unknown setting (did you mean PIGEON_API_PORT?)')
     assert.equal(refusal({ env: { PIGEON_RELAY_QUOTA: '1' } }), 'PIGEON_RELAY_QUOTA: unknown setting')
     assert.equal(refusal({ env: { PIGEON_DURABILTY: 'os' } }), 'PIGEON_DURABILTY: unknown setting (did you mean PIGEON_DURABILITY?)')
+    assert.equal(refusal({ env: { PIGEON_LOG_FORMT: 'json' } }), 'PIGEON_LOG_FORMT: unknown setting (did you mean PIGEON_LOG_FORMAT?)')
     const config = resolveConfig({
-      env: { PIGEON_HOME: '/tmp/x', PIGEON_BACKUP_PASSPHRASE: 'p', PIGEON_FAULT: 'crash-before-ack', PIGEON_LOG_FORMAT: 'json', PIGEON_BENCH_RUNS: '3', PATH: '/bin', pigeon_api_port: 'x' }
+      env: { PIGEON_HOME: '/tmp/x', PIGEON_BACKUP_PASSPHRASE: 'p', PIGEON_FAULT: 'crash-before-ack', PIGEON_BENCH_RUNS: '3', PATH: '/bin', pigeon_api_port: 'x' }
     })
     for (const key of SETTING_KEYS) assert.equal(config[key].source, 'default', key)
   })
@@ -165,6 +170,8 @@ describe('config resolution', () => {
     assert.deepEqual(on.relay, { serve: [PEER], quotaMessages: 10_000, quotaBytes: 64 * 1024 * 1024, totalBytes: 1024 * 1024 * 1024, depositRatePerMinute: 6000, maxEnvelopeBytes: 40 * 1024, ttl: 2 * 24 * 60 * 60 * 1000 })
     assert.equal(on.operatorPort, 0)
     assert.equal((daemonOptions(configValues(resolveConfig({ flags: { relay: true } }))).relay as any).serve, 'open')
+    assert.equal(off.maxConnections, undefined, 'libp2p keeps its own default')
+    assert.equal(daemonOptions(configValues(resolveConfig({ env: { PIGEON_MAX_CONNECTIONS: '1000' } }))).maxConnections, 1000)
   })
 })
 

@@ -201,14 +201,14 @@ describe('pigeon start logs', { concurrency: false }, () => {
     }
   })
 
-  it('logs info and above by default, and readable lines with PIGEON_LOG_FORMAT=pretty', async () => {
+  it('logs info and above by default, and readable lines with --log-format pretty (over PIGEON_LOG_FORMAT)', async () => {
     const quiet = await start()
     assert.equal(await quiet.d.stop(), 0, quiet.d.stderr)
     const logged = records(quiet.d.stderr)
     assert.ok(logged.length > 0)
     assert.ok(logged.every(r => ['info', 'warn', 'error'].includes(r.level)), quiet.d.stderr)
 
-    const pretty = await start([], { PIGEON_LOG_FORMAT: 'pretty' })
+    const pretty = await start(['--log-format', 'pretty'], { PIGEON_LOG_FORMAT: 'json' })
     assert.equal(await pretty.d.stop(), 0, pretty.d.stderr)
     const lines = pretty.d.stderr.trimEnd().split('\n')
     for (const line of lines) assert.match(line, PRETTY_LINE)

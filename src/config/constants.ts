@@ -6,9 +6,12 @@ export const DAY_MS = 24 * 60 * 60 * 1000
 
 /**
  * `PIGEON_*` variables that are not settings and are never refused: the data dir (read by the
- * CLI before any config), a backup's passphrase, test-only fault injection, and the logger's own.
+ * CLI before any config), a backup's passphrase and test-only fault injection.
  */
-export const NON_SETTING_ENV = [/^PIGEON_HOME$/, /^PIGEON_BACKUP_PASSPHRASE$/, /^PIGEON_FAULT$/, /^PIGEON_LOG_/]
+export const NON_SETTING_ENV = [/^PIGEON_HOME$/, /^PIGEON_BACKUP_PASSPHRASE$/, /^PIGEON_FAULT$/]
+
+/** libp2p's connection manager keeps at most this many connections unless told otherwise. */
+export const LIBP2P_DEFAULT_MAX_CONNECTIONS = 300
 
 /**
  * An unknown `PIGEON_*` variable this close (in edits) to a setting's variable is taken for a

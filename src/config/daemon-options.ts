@@ -14,6 +14,7 @@ export function daemonOptions (config: Config): Omit<DaemonInit, 'dataDir' | 'on
     operatorPort: config.operatorPort ?? undefined,
     readReceipts: config.readReceipts,
     durability: config.durability,
+    ...(config.maxConnections != null ? { maxConnections: config.maxConnections } : {}),
     relay: !config.relay
       ? false
       : {

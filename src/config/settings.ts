@@ -8,8 +8,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { DEFAULT_LISTEN, MAX_ENVELOPE_BYTES } from '../constants.js'
 import { DEFAULT_DEPOSIT_RATE_PER_MINUTE, DEFAULT_QUOTA_BYTES, DEFAULT_QUOTA_MESSAGES, DEFAULT_TOTAL_BYTES, DEFAULT_TTL_MS } from '../mailbox/constants.js'
 import { DEFAULT_OPERATOR_HOST } from '../ops/constants.js'
-import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from '../ops/log.js'
-import { DAY_MS } from './constants.js'
+import { DEFAULT_LOG_LEVEL, LOG_FORMATS, LOG_LEVELS } from '../ops/log.js'
+import { DAY_MS, LIBP2P_DEFAULT_MAX_CONNECTIONS } from './constants.js'
 
 /** A value as the config file holds it: settings are flat and JSON-typed. */
 export type SettingValue = string | number | boolean | string[] | null
@@ -119,7 +119,9 @@ export const SETTINGS = {
   relayDepositRate: { env: 'PIGEON_RELAY_DEPOSIT_RATE', flag: '--relay-deposit-rate', default: DEFAULT_DEPOSIT_RATE_PER_MINUTE, description: 'envelopes one sender may deposit per minute', ...positive },
   relayMaxEnvelope: { env: 'PIGEON_RELAY_MAX_ENVELOPE', flag: '--relay-max-envelope', default: MAX_ENVELOPE_BYTES, description: 'largest envelope a relay accepts, in bytes', ...positive },
   relayTtl: { env: 'PIGEON_RELAY_TTL', flag: '--relay-ttl', default: DEFAULT_TTL_MS / DAY_MS, description: 'days a relay keeps unfetched mail', ...positive },
-  logLevel: { env: 'PIGEON_LOG_LEVEL', flag: '--log-level', default: DEFAULT_LOG_LEVEL, description: 'least severe log records written to stderr', ...choice(LOG_LEVELS) }
+  maxConnections: { env: 'PIGEON_MAX_CONNECTIONS', flag: '--max-connections', default: null, none: `libp2p's default (${LIBP2P_DEFAULT_MAX_CONNECTIONS})`, description: 'connections kept open at most (a relay with many clients needs more)', ...nullable(positive) },
+  logLevel: { env: 'PIGEON_LOG_LEVEL', flag: '--log-level', default: DEFAULT_LOG_LEVEL, description: 'least severe log records written to stderr', ...choice(LOG_LEVELS) },
+  logFormat: { env: 'PIGEON_LOG_FORMAT', flag: '--log-format', default: null, none: 'pretty on a terminal, else json', description: 'json: one JSON object per line; pretty: readable lines', ...nullable(choice(LOG_FORMATS)) }
 } satisfies Record<string, Setting<any>>
 
 export type SettingKey = keyof typeof SETTINGS
