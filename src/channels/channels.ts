@@ -19,7 +19,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { Post, KeyGrant, type Invite } from './pb/channel.js'
-import { channelIdFor, decodeInvite, encodeInvite, FrameRejectedError, openFrameAsync, sealPost, topicFor } from './crypto.js'
+import { channelIdFor, decodeInvite, encodeInvite, FrameRejectedError, openFrameAsync, sealPost, sealPostAsync, topicFor } from './crypto.js'
 import { peerIdFromBytes, type LocalKeys } from '../crypto/keys.js'
 import {
   CHANNEL_DIAL_TIMEOUT_MS, CHANNEL_ID_LENGTH, MAX_GRANT_REMOVALS, CHANNEL_KEY_LENGTH, CHANNEL_MAINTENANCE_MS, MAX_CHANNEL_DIALS, MAX_CHANNEL_MEMBERS,
@@ -452,10 +452,17 @@ export class Channels {
         do {
           state.again = false
           const posts = [...(this.pending.get(record.id)?.values() ?? [])]
+          // Sealed together (signatures on the thread pool), published in order.
+          const frames = posts.map(async p => await this.frameOf(record, p))
+          for (const f of frames) f.catch(() => {})
           const done: PendingPost[] = []
-          for (const p of posts) {
+          for (let i = 0; i < posts.length; i++) {
             if (!this.running) break
-            if (await this.publishOne(record, p)) done.push(p)
+            const frame = await frames[i]
+            // Sealed before the ones ahead of it went out: if the epoch moved on meanwhile (a
+            // removal), it stays pending and is sealed again with the new key.
+            if (frame == null || (frame.epoch != null && (record.awaitingEpoch != null || record.epoch !== frame.epoch))) continue
+            if (await this.publishOne(posts[i], frame)) done.push(posts[i])
           }
           for (const p of done) this.pending.get(record.id)?.delete(p.id)
           await this.init.store.donePending(done)
@@ -469,21 +476,21 @@ export class Channels {
     })()
   }
 
-  private async publishOne (record: ChannelRecord, p: PendingPost): Promise<boolean> {
-    let topic: string
-    let data: Uint8Array
-    if (p.frame != null && p.topic != null) {
-      topic = p.topic
-      data = Buffer.from(p.frame, 'base64')
-    } else {
-      // Held while a new key is awaited: the removed member must not be able to read it.
-      if (p.epoch == null && record.awaitingEpoch != null) return false
-      const epoch = p.epoch ?? record.epoch
-      const key = record.keys[epoch]
-      if (key == null) return false
-      topic = this.topic(record, epoch)
-      data = sealPost(this.init.keys, idFromHex(record.id), epoch, idFromHex(key), Buffer.from(p.post, 'base64'))
-    }
+  /** The topic and sealed frame of a pending post, or undefined while it must be held. */
+  /** `epoch` is set when the post follows the channel's current epoch (and is sealed with its key). */
+  private async frameOf (record: ChannelRecord, p: PendingPost): Promise<{ topic: string, data: Uint8Array, epoch?: number } | undefined> {
+    if (p.frame != null && p.topic != null) return { topic: p.topic, data: Buffer.from(p.frame, 'base64') }
+    // Held while a new key is awaited: the removed member must not be able to read it.
+    if (p.epoch == null && record.awaitingEpoch != null) return undefined
+    const epoch = p.epoch ?? record.epoch
+    const key = record.keys[epoch]
+    if (key == null) return undefined
+    const topic = this.topic(record, epoch)
+    const data = await sealPostAsync(this.init.keys, idFromHex(record.id), epoch, idFromHex(key), Buffer.from(p.post, 'base64'))
+    return { topic, data, ...(p.epoch == null ? { epoch } : {}) }
+  }
+
+  private async publishOne (p: PendingPost, { topic, data }: { topic: string, data: Uint8Array }): Promise<boolean> {
     // A JOIN is how the others learn which relays archive this member's posts: one that only
     // reached those relays would stay there, unknown. It waits for a peer beyond them, and counts
     // as out only once it reached one (gossipsub skips a subscriber whose stream is not open yet).
