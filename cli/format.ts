@@ -82,8 +82,9 @@ export function bytes (n: number): string {
 export function duration (ms: number): string {
   const s = Math.floor(ms / 1000)
   if (s < 60) return `${s}s`
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`
-  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`
+  if (s < 3600) return s % 60 === 0 ? `${s / 60}m` : `${Math.floor(s / 60)}m ${s % 60}s`
+  const m = Math.floor((s % 3600) / 60)
+  return m === 0 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 3600)}h ${m}m`
 }
 
 function millis (ms: number | null): string {
