@@ -296,4 +296,33 @@ describe('relays', () => {
     assert.equal((await bob.libp2p.services.mailbox.fetch(relay.peerId, new Uint8Array(0), 5)).more, false)
     assert.equal((await bob.libp2p.services.mailbox.fetch(relay.peerId, new Uint8Array(0), 4)).more, true)
   })
+
+  it('a recipient connected to its relay gets every envelope of a burst of deposits, each once', async () => {
+    const relay = await nodes.node({ relay: true })
+    const bob = await nodes.node({ memory: true, listen: [] })
+    const bobConnected = nextEvent(relay.libp2p, 'peer:connect', (p: any) => p.equals(bob.peerId), DEADLINE)
+    await bob.addRelay(relay.card())
+    await bobConnected
+    const key = await generateKeyPair('Ed25519')
+    const sender = await nodes.node({ memory: true, privateKey: key })
+    await sender.libp2p.peerStore.merge(relay.peerId, { multiaddrs: relay.libp2p.getMultiaddrs() })
+    const keys = localKeys(key, sender.peerId)
+    const recipient = peerKeys(bob.peerId)
+    assert.ok(recipient != null)
+    const count = 40
+    const texts = new Set(Array.from({ length: count }, (_, i) => `burst ${i}`))
+    const seen = new Set<string>()
+    const all = nextEvent<InboxRecord>(bob, 'message', m => {
+      if (texts.has(m.text)) seen.add(m.text)
+      return seen.size === count
+    }, DEADLINE)
+    // One at a time and not waiting for bob: deposits land while earlier NOTIFYs and drains are in flight.
+    for (const text of texts) {
+      const body = Body.encode({ kind: 0, timestamp: BigInt(Date.now()), text, refs: [], relays: [] })
+      const [outcome] = await sender.libp2p.services.mailbox.deposit(relay.peerId, [Envelope.encode(seal(keys, recipient, new Uint8Array(randomBytes(16)), body))])
+      assert.equal(outcome.refused, undefined)
+    }
+    await all
+    assert.equal((await bob.inbox({ limit: 1000 })).filter(m => texts.has(m.text)).length, count, 'each once')
+  })
 })
