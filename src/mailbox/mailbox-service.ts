@@ -223,10 +223,18 @@ export class MailboxService implements MailboxClient, Startable {
           c.job.resolve(c.results)
         }
         // Push: a recipient connected to this relay hears at once that mail is waiting.
-        for (const recipient of new Set(group.stored.map(f => f.recipient))) this.notify(recipient)
+        for (const recipient of new Set(group.stored.map(f => f.recipient))) {
+          try {
+            this.notify(recipient)
+          } catch (err: any) {
+            this.log('could not notify %s: %s', recipient, err.message)
+          }
+        }
       }
     } finally {
       this.depositing = false
+      // Deposits queued behind a failure still get their turn.
+      if (this.depositQueue.length > 0) void this.drainDeposits(relay)
     }
   }
 
