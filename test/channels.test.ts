@@ -198,6 +198,44 @@ describe('channels', () => {
     assert.deepEqual(texts, ['still fine'])
   })
 
+  it('a relay that forwards junk it cannot check is not scored down; the junk is still dropped', async () => {
+    const { relay, members } = await team(2)
+    const [alice, bob] = members
+    const record = alice.channels.get('team')
+    const channel = Buffer.from(record.id, 'hex')
+    const key = Buffer.from(record.keys[record.epoch], 'hex')
+    const topic = topicFor(channel, record.epoch, key)
+    // Mallory holds the topic (a member of an earlier epoch could) and reaches alice only through the relay.
+    const mallory = await nodes.node()
+    const malloryKey = await generateKeyPair('Ed25519')
+    const malloryKeys = localKeys(malloryKey, peerIdFromPrivateKey(malloryKey))
+    const subscribed = nextEvent(relay.libp2p.services.pubsub, 'subscription-change', (d: any) => d.peerId.equals(mallory.peerId))
+    mallory.libp2p.services.pubsub.subscribe(topic)
+    await mallory.libp2p.dial(relay.libp2p.getMultiaddrs()[0])
+    await subscribed
+    await nextEvent(mallory.libp2p.services.pubsub, 'subscription-change', (d: any) => d.peerId.equals(relay.peerId))
+
+    // Eight frames that decrypt with no key: as a sender's, they would put it on the graylist
+    // (-10 x 8^2 = -640, below -400).
+    const junk = 8
+    const post = (text: string): Uint8Array<ArrayBuffer> => Post.encode({ kind: 0, id: randomBytes(16), wall: BigInt(Date.now()), counter: 0, text, relays: [], addrs: [], member: new Uint8Array(0), nextEpoch: 0 })
+    const rejections: ChannelRejection[] = []
+    const allRejected = nextEvent<ChannelRejection>(alice, 'channel:rejected', r => { rejections.push(r); return rejections.length === junk })
+    for (let i = 0; i < junk; i++) await mallory.libp2p.services.pubsub.publish(topic, sealPost(malloryKeys, channel, record.epoch, randomBytes(32), post(`junk ${i}`)))
+    await allRejected
+    assert.ok(rejections.every(r => r.from === relay.peerId.toString() && r.reason === 'frame does not decrypt with the epoch key'), JSON.stringify(rejections))
+    // Scores are recomputed on heartbeats: two of them after the last rejection.
+    const scores = alice.libp2p.services.pubsub as unknown as { getScore: (peer: string) => number }
+    for (let i = 0; i < 2; i++) await nextEvent(alice.libp2p.services.pubsub, 'gossipsub:heartbeat', () => true, 10_000)
+    assert.ok(scores.getScore(relay.peerId.toString()) >= 0, `the relay's score is ${scores.getScore(relay.peerId.toString())}`)
+
+    // The relay still carries the channel, and nothing of the junk is shown.
+    const fine = channelMessage(alice, m => m.text === 'through the relay')
+    await bob.channels.post('team', 'through the relay')
+    await fine
+    assert.deepEqual((await alice.channels.read('team')).filter(m => m.kind === 'text').map(m => m.text), ['through the relay'])
+  })
+
   it('a removed member cannot read what is posted after its removal, even on the new topic', async () => {
     const { members } = await team(4)
     const [creator, stays, alsoStays, removed] = members

@@ -79,6 +79,8 @@ interface Decision {
   result: TopicValidatorResult
   message?: ChannelMessage
   reason?: string
+  /** Rejected on what a relay can check too (size, outer structure), not on the content. */
+  outer?: boolean
 }
 
 export class Channels {
@@ -515,12 +517,26 @@ export class Channels {
   /** The topic validator: decides on a frame and queues what it accepts for the store. */
   async validate (topic: string, data: Uint8Array, from: PeerId): Promise<TopicValidatorResult> {
     const decision = await this.decide(topic, data)
-    if (decision.result === TopicValidatorResult.Reject) this.rejected(topic, from.toString(), decision.reason, 'gossip')
+    if (decision.result === TopicValidatorResult.Reject) {
+      this.rejected(topic, from.toString(), decision.reason, 'gossip')
+      // A relay forwards what it cannot check without the key: content that fails here is its
+      // author's doing, and scoring the relay down would let one member cut the others off from
+      // their relays. Dropped all the same; a relay still answers for what it could have checked.
+      if (decision.outer !== true && this.isRelayOf(topic, from.toString())) return TopicValidatorResult.Ignore
+    }
     if (decision.message != null) {
       this.incoming.push(decision.message)
       this.flushing ??= this.flush()
     }
     return decision.result
+  }
+
+  /** Whether `peer` is a relay of this node or of a member of the topic's channel (and not a member itself). */
+  private isRelayOf (topic: string, peer: string): boolean {
+    const record = this.byId.get(this.topicIndex.get(topic)?.channel ?? '')
+    if (record == null || record.members[peer] != null) return false
+    if (this.homeRelayIds().includes(peer)) return true
+    return Object.values(record.members).some(m => m.relays.some(a => a.endsWith(`/p2p/${peer}`)))
   }
 
   private rejected (topic: string, from: string, reason: string | undefined, source: 'gossip' | 'history'): void {
@@ -541,7 +557,7 @@ export class Channels {
     try {
       ({ author, post } = await openFrameAsync(data, idFromHex(record.id), where.epoch, idFromHex(key)))
     } catch (err: any) {
-      if (err instanceof FrameRejectedError) return { result: TopicValidatorResult.Reject, reason: err.message }
+      if (err instanceof FrameRejectedError) return { result: TopicValidatorResult.Reject, reason: err.message, outer: err.outer }
       throw err
     }
     // The channel may have changed while the signature was checked (this node left, say).

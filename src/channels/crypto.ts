@@ -90,24 +90,27 @@ export type FrameRejection = 'too-large' | 'malformed' | 'unsupported-version' |
 
 export class FrameRejectedError extends Error {
   readonly reason: FrameRejection
-  constructor (reason: FrameRejection, message: string = reason) {
+  /** Found by checkFrame: what a relay, without the key, can check too. */
+  readonly outer: boolean
+  constructor (reason: FrameRejection, message: string = reason, outer = false) {
     super(message)
     this.name = 'FrameRejectedError'
     this.reason = reason
+    this.outer = outer
   }
 }
 
 /** Checks only what a relay can check: the size and the outer structure. */
 export function checkFrame (data: Uint8Array): Frame {
-  if (data.byteLength > MAX_FRAME_BYTES) throw new FrameRejectedError('too-large')
+  if (data.byteLength > MAX_FRAME_BYTES) throw new FrameRejectedError('too-large', 'too-large', true)
   let frame: Frame
   try {
     frame = Frame.decode(data)
   } catch {
-    throw new FrameRejectedError('malformed', 'frame does not decode')
+    throw new FrameRejectedError('malformed', 'frame does not decode', true)
   }
-  if (frame.version !== FRAME_VERSION) throw new FrameRejectedError('unsupported-version', `unsupported frame version ${frame.version}`)
-  if (frame.nonce.byteLength !== NONCE_LENGTH || frame.ciphertext.byteLength < 16) throw new FrameRejectedError('malformed', 'frame field has the wrong length')
+  if (frame.version !== FRAME_VERSION) throw new FrameRejectedError('unsupported-version', `unsupported frame version ${frame.version}`, true)
+  if (frame.nonce.byteLength !== NONCE_LENGTH || frame.ciphertext.byteLength < 16) throw new FrameRejectedError('malformed', 'frame field has the wrong length', true)
   return frame
 }
 
