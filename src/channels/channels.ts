@@ -20,9 +20,10 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { Post, KeyGrant, type Invite } from './pb/channel.js'
 import { channelIdFor, decodeInvite, encodeInvite, FrameRejectedError, openFrameAsync, sealPost, sealPostAsync, topicFor } from './crypto.js'
+import { AntiEntropy } from './anti-entropy.js'
 import { peerIdFromBytes, type LocalKeys } from '../crypto/keys.js'
 import {
-  CHANNEL_DIAL_TIMEOUT_MS, CHANNEL_ID_LENGTH, MAX_GRANT_REMOVALS, CHANNEL_KEY_LENGTH, CHANNEL_MAINTENANCE_MS, MAX_CHANNEL_DIALS, MAX_CHANNEL_MEMBERS,
+  ANTI_ENTROPY_MAX_MS, CHANNEL_DIAL_TIMEOUT_MS, CHANNEL_ID_LENGTH, MAX_GRANT_REMOVALS, CHANNEL_KEY_LENGTH, CHANNEL_MAINTENANCE_MS, MAX_CHANNEL_DIALS, MAX_CHANNEL_MEMBERS,
   MAX_CHANNEL_NAME, MAX_CHANNEL_RELAYS, MAX_CLOCK_SKEW_MS, MAX_HISTORY_PAGES, MAX_POST_TEXT_BYTES, POST_ID_LENGTH, POST_KIND
 } from './constants.js'
 import { ChannelNotFoundError, ChannelStateError, InvalidMessageError, NotStartedError } from '../errors.js'
@@ -98,6 +99,8 @@ export class Channels {
   private readonly dirty = new Set<string>()
   private readonly publishing = new Map<string, { again: boolean }>()
   private readonly catchingUp = new Map<string, { again: boolean }>()
+  /** When each relay is next asked, in maintenance rounds, about each channel. */
+  private readonly antiEntropy = new AntiEntropy({ minMs: CHANNEL_MAINTENANCE_MS, maxMs: ANTI_ENTROPY_MAX_MS })
   /** `${topic} ${relay}` pairs a relay has agreed to archive this run. */
   private readonly archived = new Set<string>()
   private timer?: ReturnType<typeof setInterval>
@@ -525,6 +528,8 @@ export class Channels {
       if (decision.outer !== true && this.isRelayOf(topic, from.toString())) return TopicValidatorResult.Ignore
     }
     if (decision.message != null) {
+      // A live post: the channel is busy, and its relays are worth asking every round again.
+      this.antiEntropy.activity(decision.message.channel)
       this.incoming.push(decision.message)
       this.flushing ??= this.flush()
     }
@@ -780,31 +785,36 @@ export class Channels {
       const state = { again: false }
       this.catchingUp.set(key, state)
       void (async () => {
+        let found = false
         try {
           do {
             state.again = false
             for (const epoch of Object.keys(record.keys).map(Number)) {
               if (!this.running || record.state !== 'active') break
-              await this.catchUpTopic(record, epoch, relay)
+              if (await this.catchUpTopic(record, epoch, relay) > 0) found = true
             }
           } while (state.again && this.running)
         } catch (err: any) {
           this.init.log('catching up %s from %s failed: %s', record.name, relay, err.message)
         } finally {
           this.catchingUp.delete(key)
+          this.antiEntropy.done(record.id, relay, found)
         }
       })()
     }
   }
 
-  private async catchUpTopic (record: ChannelRecord, epoch: number, relay: string): Promise<void> {
+  /** Pages through one topic's history at one relay; returns how many frames it got. */
+  private async catchUpTopic (record: ChannelRecord, epoch: number, relay: string): Promise<number> {
     const topic = this.topic(record, epoch)
     const peer = peerIdFromString(relay)
-    if (this.init.libp2p.getConnections(peer).length === 0) return
+    if (this.init.libp2p.getConnections(peer).length === 0) return 0
     let cursor = await this.init.store.cursor(topic, relay)
+    let got = 0
     for (let page = 0; page < MAX_HISTORY_PAGES && this.running; page++) {
       const { frames, more } = await this.init.history.fetch(peer, topic, cursor)
       if (frames.length === 0) break
+      got += frames.length
       const accepted: ChannelMessage[] = []
       // A page's signatures are checked in parallel on the thread pool.
       const decisions = await Promise.all(frames.map(async f => await this.decide(topic, f.data)))
@@ -818,6 +828,7 @@ export class Channels {
       await this.init.store.putCursor(topic, relay, cursor)
       if (!more) break
     }
+    return got
   }
 
   // --- connectivity ---------------------------------------------------------
@@ -897,8 +908,9 @@ export class Channels {
           this.connect(record)
           this.archiveAtHome(record)
           // Anti-entropy: what a relay archived after this node last asked (a post that reached
-          // the relay just before this node subscribed, say) arrives within a round.
-          this.catchUp(record)
+          // the relay just before this node subscribed, say) arrives within a round while the
+          // channel is busy, and within a few minutes when it is quiet (anti-entropy.ts).
+          this.catchUp(record, this.channelRelays(record).filter(relay => this.antiEntropy.due(record.id, relay)))
         }
         this.publishPending(record)
       }
@@ -921,6 +933,7 @@ export class Channels {
     for (const [topic, where] of this.topicIndex) {
       if (where.channel === record.id) this.init.topics.leave(topic, 'member')
     }
+    this.antiEntropy.forget(record.id)
   }
 
   /** The topic of an epoch whose key this node holds. */

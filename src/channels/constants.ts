@@ -108,5 +108,11 @@ export const MAX_CHANNEL_DIALS = 8
 /** How often a member checks that it is connected to its channels' peers, republishes held posts and asks the channels' relays for anything it missed. */
 export const CHANNEL_MAINTENANCE_MS = 5_000
 
+/**
+ * Longest wait between two anti-entropy requests to one relay about one channel, reached by
+ * doubling from CHANNEL_MAINTENANCE_MS while the relay has nothing new (anti-entropy.ts).
+ */
+export const ANTI_ENTROPY_MAX_MS = 5 * 60_000
+
 /** One dial to a channel peer. */
 export const CHANNEL_DIAL_TIMEOUT_MS = 10_000
