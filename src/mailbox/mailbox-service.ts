@@ -3,7 +3,6 @@ import { exchange, serveExchanges } from '../network/exchange.js'
 import { Request, Response, type DepositResult } from './pb/mailbox.js'
 import { Envelope } from '../dm/pb/dm.js'
 import { peerIdFromBytes } from '../crypto/keys.js'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { ProtocolViolationError } from '../errors.js'
 import { MAX_ENVELOPE_BYTES, MESSAGE_ID_LENGTH } from '../constants.js'
 import {
@@ -45,7 +44,7 @@ interface Relay {
   sweeper?: ReturnType<typeof setInterval>
 }
 
-interface DepositItem { recipient: string, id: string, envelope: Uint8Array, result: DepositResult }
+interface DepositItem { peer: PeerId, recipient: string, id: string, envelope: Uint8Array, result: DepositResult }
 interface DepositJob { from: PeerId, envelopes: Uint8Array[], resolve: (results: DepositResult[]) => void, reject: (err: unknown) => void }
 /** Deposits written in one batch: what they add, so the next deposit's checks count it. */
 interface DepositGroup { stored: DepositItem[], adding: Map<string, MailboxUsage>, ids: Set<string>, totalBytes: number }
@@ -194,52 +193,47 @@ export class MailboxService implements MailboxClient, Startable {
 
   private async drainDeposits (relay: Relay): Promise<void> {
     this.depositing = true
-    try {
-      while (this.depositQueue.length > 0) {
-        const jobs = this.depositQueue.splice(0, MAX_DEPOSIT_GROUP)
-        const group: DepositGroup = { stored: [], adding: new Map(), ids: new Set(), totalBytes: relay.store.totals().bytes }
-        const checked: Array<{ job: DepositJob, results: DepositResult[], stored: DepositItem[] }> = []
-        for (const job of jobs) {
-          try {
-            checked.push({ job, ...await this.check(relay, job.from, job.envelopes, group) })
-          } catch (err) {
-            job.reject(err)
-          }
-        }
-        try {
-          // Durable before any answer.
-          await relay.store.put(group.stored)
-        } catch (err) {
-          for (const c of checked) c.job.reject(err)
-          continue
-        }
-        this.stats.deposited += group.stored.length
-        for (const c of checked) {
-          for (const r of c.results) {
-            if (r.reason === DEPOSIT_RESULT.STORED) continue
-            const name = DEPOSIT_REFUSALS[r.reason]
-            this.stats.refused[name] = (this.stats.refused[name] ?? 0) + 1
-          }
-          c.job.resolve(c.results)
-        }
-        // Push: a recipient connected to this relay hears at once that mail is waiting.
-        for (const recipient of new Set(group.stored.map(f => f.recipient))) {
-          try {
-            this.notify(recipient)
-          } catch (err: any) {
-            this.log('could not notify %s: %s', recipient, err.message)
-          }
-        }
+    while (this.depositQueue.length > 0) {
+      const jobs = this.depositQueue.splice(0, MAX_DEPOSIT_GROUP)
+      try {
+        await this.commitGroup(relay, jobs)
+      } catch (err) {
+        // Whatever failed, no job of the group is left without an answer (a settled one ignores this).
+        for (const job of jobs) job.reject(err)
       }
-    } finally {
-      this.depositing = false
-      // Deposits queued behind a failure still get their turn.
-      if (this.depositQueue.length > 0) void this.drainDeposits(relay)
     }
+    this.depositing = false
+  }
+
+  /** Checks each job of a group in turn, writes what they store in one batch, then answers them. */
+  private async commitGroup (relay: Relay, jobs: DepositJob[]): Promise<void> {
+    const group: DepositGroup = { stored: [], adding: new Map(), ids: new Set(), totalBytes: relay.store.totals().bytes }
+    const checked: Array<{ job: DepositJob, results: DepositResult[] }> = []
+    for (const job of jobs) {
+      try {
+        checked.push({ job, results: await this.check(relay, job.from, job.envelopes, group) })
+      } catch (err) {
+        job.reject(err)
+      }
+    }
+    // Durable before any answer.
+    await relay.store.put(group.stored)
+    this.stats.deposited += group.stored.length
+    for (const c of checked) {
+      for (const r of c.results) {
+        if (r.reason === DEPOSIT_RESULT.STORED) continue
+        const name = DEPOSIT_REFUSALS[r.reason]
+        this.stats.refused[name] = (this.stats.refused[name] ?? 0) + 1
+      }
+      c.job.resolve(c.results)
+    }
+    // Push: a recipient connected to this relay hears at once that mail is waiting.
+    const recipients = new Map(group.stored.map(item => [item.recipient, item.peer]))
+    for (const peer of recipients.values()) this.notify(peer)
   }
 
   /** Decides, for each envelope of one deposit, whether it is stored; adds what is to `group`. */
-  private async check (relay: Relay, from: PeerId, envelopes: Uint8Array[], group: DepositGroup): Promise<{ results: DepositResult[], stored: DepositItem[] }> {
+  private async check (relay: Relay, from: PeerId, envelopes: Uint8Array[], group: DepositGroup): Promise<DepositResult[]> {
     // 1. Parse; per-envelope refusals that need no state.
     const results: DepositResult[] = []
     const candidates: DepositItem[] = []
@@ -255,14 +249,18 @@ export class MailboxService implements MailboxClient, Startable {
       if (bytes.byteLength > relay.maxEnvelopeBytes) { result.reason = DEPOSIT_RESULT.TOO_LARGE; continue }
       const recipient = recipientId.toString()
       if (relay.serve !== 'open' && !relay.serve.has(recipient)) { result.reason = DEPOSIT_RESULT.NOT_SERVED; continue }
-      candidates.push({ recipient, id: idToHex(env.id), envelope: bytes, result })
+      candidates.push({ peer: recipientId, recipient, id: idToHex(env.id), envelope: bytes, result })
     }
 
     // 2. An envelope already held (or already in this group) is answered STORED and costs
     //    nothing: a retrying sender must hear "stored" even when the mailbox has since filled up.
     const fresh: DepositItem[] = []
     const byRecipient = new Map<string, DepositItem[]>()
-    for (const c of candidates) byRecipient.set(c.recipient, [...(byRecipient.get(c.recipient) ?? []), c])
+    for (const c of candidates) {
+      const list = byRecipient.get(c.recipient)
+      if (list == null) byRecipient.set(c.recipient, [c])
+      else list.push(c)
+    }
     for (const [recipient, items] of byRecipient) {
       const held = await relay.store.held(recipient, items.map(i => i.id))
       const seen = new Set<string>()
@@ -307,24 +305,28 @@ export class MailboxService implements MailboxClient, Startable {
     }
 
     // 4. Into the group.
+    if (stored.length > 0) {
+      for (const [recipient, add] of adding) {
+        const g = group.adding.get(recipient) ?? { messages: 0, bytes: 0 }
+        g.messages += add.messages
+        g.bytes += add.bytes
+        group.adding.set(recipient, g)
+      }
+      group.totalBytes = totalBytes
+    }
     for (const item of stored) {
-      const g = group.adding.get(item.recipient) ?? { messages: 0, bytes: 0 }
-      g.messages++
-      g.bytes += item.envelope.byteLength
-      group.adding.set(item.recipient, g)
       group.ids.add(`${item.recipient}!${item.id}`)
-      group.totalBytes += item.envelope.byteLength
       group.stored.push(item)
     }
-    return { results, stored }
+    return results
   }
 
-  private notify (recipient: string): void {
+  /** Tells a recipient connected to this relay that mail is waiting; in the background. */
+  private notify (recipient: PeerId): void {
     // By peer: a relay has hundreds of connections, and every deposit notifies.
-    const peer = this.components.connectionManager.getConnections(peerIdFromString(recipient))[0]?.remotePeer
-    if (peer == null) return
-    this.request(peer, { type: REQUEST_TYPE.NOTIFY, envelopes: [], cursor: new Uint8Array(0), limit: 0, ids: [] }, {})
-      .catch(err => { this.log('could not notify %p: %s', peer, err.message) })
+    if (this.components.connectionManager.getConnections(recipient).length === 0) return
+    this.request(recipient, { type: REQUEST_TYPE.NOTIFY, envelopes: [], cursor: new Uint8Array(0), limit: 0, ids: [] }, {})
+      .catch(err => { this.log('could not notify %p: %s', recipient, err.message) })
   }
 
   // --- client ---------------------------------------------------------------

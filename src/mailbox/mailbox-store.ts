@@ -35,6 +35,8 @@ export class MailboxStore {
   private nextSeq = 1
   /** Per-recipient usage, rebuilt at open: quota checks must not scan. */
   private readonly usage = new Map<string, MailboxUsage>()
+  /** The sum of `usage`, kept with it: every deposit checks the relay's total. */
+  private readonly total: MailboxUsage = { messages: 0, bytes: 0 }
 
   constructor (db: Db, sync: boolean) {
     this.db = db
@@ -51,6 +53,8 @@ export class MailboxStore {
       u.messages++
       u.bytes += record.bytes
       this.usage.set(recipient, u)
+      this.total.messages++
+      this.total.bytes += record.bytes
     }
   }
 
@@ -60,9 +64,7 @@ export class MailboxStore {
 
   /** Totals over all mailboxes. */
   totals (): MailboxUsage & { recipients: number } {
-    let messages = 0; let bytes = 0
-    for (const u of this.usage.values()) { messages += u.messages; bytes += u.bytes }
-    return { messages, bytes, recipients: this.usage.size }
+    return { ...this.total, recipients: this.usage.size }
   }
 
   /** Ids (hex) among `ids` already held for `recipient`. */
@@ -87,6 +89,8 @@ export class MailboxStore {
       u.messages++
       u.bytes += item.envelope.byteLength
       this.usage.set(item.recipient, u)
+      this.total.messages++
+      this.total.bytes += item.envelope.byteLength
     }
   }
 
@@ -154,6 +158,8 @@ export class MailboxStore {
     if (u == null) return
     u.messages -= messages
     u.bytes -= bytes
+    this.total.messages -= messages
+    this.total.bytes -= bytes
     if (u.messages <= 0) this.usage.delete(recipient)
   }
 }
