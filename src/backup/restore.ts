@@ -11,14 +11,12 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { IDENTITY_FILE, STORE_DIR } from '../constants.js'
 import { BackupFormatError, RestoreRefusedError } from '../errors.js'
-import { processAlive, readControlFile } from '../control/control-file.js'
+import { controlAnswers, readControlFile } from '../control/control-file.js'
 import { readBackup, type BackupInfo, type OpenOptions } from './format.js'
 import { sublevelOf, syncDir, type BackupProgress } from './backup.js'
 
 /** Entries per LevelDB batch while restoring. */
 const RESTORE_BATCH = 1000
-/** How long a control API named in the data dir may take to answer before it counts as gone. */
-const LIVENESS_TIMEOUT_MS = 2_000
 
 export interface RestoreOptions extends OpenOptions {
   onProgress?: (progress: BackupProgress) => void
@@ -53,10 +51,8 @@ async function exists (path: string): Promise<boolean> {
 export async function checkRestoreTarget (dataDir: string): Promise<void> {
   const control = await readControlFile(dataDir)
   // As `start` decides: a control file whose pid lives and whose API answers with its token.
-  if (control != null && processAlive(control.pid)) {
-    const answers = await fetch(`${control.url}/v1/id`, { headers: { authorization: `Bearer ${control.token}` }, signal: AbortSignal.timeout(LIVENESS_TIMEOUT_MS) })
-      .then(res => res.ok, () => false)
-    if (answers) throw new RestoreRefusedError(`a pigeon node (pid ${control.pid}) is running with data dir ${dataDir}; stop it and restore into a new data dir`)
+  if (control != null && await controlAnswers(control)) {
+    throw new RestoreRefusedError(`a pigeon node (pid ${control.pid}) is running with data dir ${dataDir}; stop it and restore into a new data dir`)
   }
   if (await exists(join(dataDir, IDENTITY_FILE))) throw new RestoreRefusedError(`data dir ${dataDir} already holds an identity; restore into a new data dir`)
   const storeDir = join(dataDir, STORE_DIR)

@@ -47,6 +47,23 @@ export async function removeControlFile (dataDir: string): Promise<void> {
   if (info?.pid === process.pid) await rm(controlPath(dataDir), { force: true })
 }
 
+/** How long a control API named in a data dir may take to answer before its file counts as stale. */
+const LIVENESS_TIMEOUT_MS = 2_000
+
+/**
+ * Whether a node runs with this control file: its process lives and its API answers with the
+ * file's token (a pid can be reused after a crash).
+ */
+export async function controlAnswers (info: ControlInfo): Promise<boolean> {
+  if (!processAlive(info.pid)) return false
+  try {
+    const res = await fetch(`${info.url}/v1/id`, { headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(LIVENESS_TIMEOUT_MS) })
+    return res.ok
+  } catch {
+    return false
+  }
+}
+
 /** True when a process with this pid exists (signal 0 checks without sending anything). */
 export function processAlive (pid: number): boolean {
   try {

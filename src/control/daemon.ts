@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { createNode, type PigeonInit, type PigeonNode } from '../node.js'
 import { ControlServer } from './server.js'
-import { processAlive, readControlFile, removeControlFile, writeControlFile, type ControlInfo } from './control-file.js'
+import { controlAnswers, readControlFile, removeControlFile, writeControlFile } from './control-file.js'
 import { DataDirLockedError } from '../errors.js'
 import { Registry } from 'prom-client'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
@@ -50,23 +50,11 @@ export interface Daemon {
   stop(): Promise<void>
 }
 
-/** How long to wait for an existing control API to answer before calling its file stale. */
-const LIVENESS_TIMEOUT_MS = 2_000
-
-async function answers (info: ControlInfo): Promise<boolean> {
-  try {
-    const res = await fetch(`${info.url}/v1/id`, { headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(LIVENESS_TIMEOUT_MS) })
-    return res.ok
-  } catch {
-    return false
-  }
-}
-
 export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const existing = await readControlFile(init.dataDir)
   // A control file left by a crash may name a pid the OS has since reused: only a node that
   // answers on the API with the file's token counts as running.
-  if (existing != null && existing.pid !== process.pid && processAlive(existing.pid) && await answers(existing)) {
+  if (existing != null && existing.pid !== process.pid && await controlAnswers(existing)) {
     throw new DataDirLockedError(`a pigeon node (pid ${existing.pid}) is already running with data dir ${init.dataDir}`)
   }
   const { apiHost, apiPort, operatorHost, operatorPort, onStopped, ...nodeInit } = init
