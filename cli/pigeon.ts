@@ -13,7 +13,7 @@ import { processAlive } from '../src/control/control-file.js'
 import { CliError, EXIT, report } from './errors.js'
 import { backupCommand, restoreCommand } from './backup.js'
 import { channelLine, channelMessageLine, contactLine, inboxLine, memberLine, outboxLine, statusText } from './format.js'
-import { createLogger, logSettings, LOG_FORMATS, LOG_LEVELS } from '../src/ops/log.js'
+import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../src/ops/log.js'
 import { SETTINGS, SETTING_KEYS, configPath, configValues, daemonOptions, loadConfig, type Config, type SettingKey, type SettingValue } from '../src/config/index.js'
 
 /** How long a stopped node's process may linger before it exits anyway. */
@@ -176,13 +176,8 @@ program.command('start')
     // Flags over PIGEON_* variables over the data dir's config.json over defaults; a bad value
     // anywhere stops here, before anything starts.
     const config = configValues(await loadConfig({ dataDir: dataDir(), env: process.env, flags: startFlags(opts) }))
-    let settings: ReturnType<typeof logSettings>
-    try {
-      settings = logSettings(process.env, { level: config.logLevel, format: config.logFormat ?? undefined })
-    } catch (err: any) {
-      throw new CliError(err.message, EXIT.USAGE)
-    }
-    const logger = createLogger(settings)
+    // The level and format were checked with the other settings (environment included).
+    const logger = createLogger({ level: config.logLevel, format: config.logFormat ?? undefined })
     const log = logger.forComponent('pigeon:cli')
     const daemon = await startDaemon({
       dataDir: dataDir(),

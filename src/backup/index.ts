@@ -3,6 +3,6 @@
  * encrypted with a passphrase, and its restore into a new data dir. docs/operations.md
  * describes the commands and the file format.
  */
-export { backupNode, nodePayload, snapshotPayload, writeBackupFile, type BackupProgress, type BackupSummary, type WriteBackupOptions } from './backup.js'
+export { backupNode, snapshotPayload, writeBackupFile, type BackupProgress, type BackupSummary, type WriteBackupOptions } from './backup.js'
 export { checkRestoreTarget, restoreBackup, type RestoreOptions, type RestoreSummary } from './restore.js'
-export { readBackup, readPayload, openContainer, BACKUP_MAGIC, BACKUP_VERSION, SCRYPT_DEFAULTS, type BackupHeader, type BackupInfo, type BackupRecord, type EncryptionHeader, type OpenOptions, type SealOptions } from './format.js'
+export { readBackup, type BackupHeader, type BackupInfo, type BackupRecord, type EncryptionHeader, type OpenOptions, type SealOptions } from './format.js'

@@ -3,6 +3,6 @@
  * defaults, the data dir's `config.json`, `PIGEON_*` variables and flags (docs/configuration.md).
  */
 export { SETTINGS, SETTING_KEYS, type Config, type Setting, type SettingKey, type SettingValue } from './settings.js'
-export { resolveConfig, loadConfig, readConfigFile, configPath, configValues, fileLayer, envLayer, type ConfigSource, type ResolvedConfig, type ResolveInit } from './resolve.js'
+export { resolveConfig, loadConfig, readConfigFile, configPath, configValues, type ConfigSource, type ResolvedConfig, type ResolveInit } from './resolve.js'
 export { daemonOptions } from './daemon-options.js'
-export { CONFIG_FILE, NON_SETTING_ENV } from './constants.js'
+export { CONFIG_FILE } from './constants.js'
