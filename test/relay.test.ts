@@ -10,6 +10,7 @@ import { localKeys, peerKeys } from '../src/crypto/keys.js'
 import { seal } from '../src/crypto/envelope.js'
 import { Body, Envelope } from '../src/dm/pb/dm.js'
 import { decodeCard, type InboxRecord, type OutboxRecord, type PigeonNode, type ReceiptEvent } from '../src/index.js'
+import type { PeerId } from '@libp2p/interface'
 
 const DEADLINE = 20_000
 
@@ -30,6 +31,35 @@ describe('relays', () => {
     await alice.addContact('bob', bob.card())
     await bob.addContact('alice', alice.card())
     await bob.stop()
+  }
+
+  /**
+   * A node that deposits straight into `relay`'s mailboxes, and seals texts for it with
+   * `envelope(to, text, id)` (a random id unless given).
+   */
+  async function depositor (relay: PigeonNode): Promise<{ node: PigeonNode, envelope: (to: PeerId, text: string, id?: Uint8Array) => Uint8Array }> {
+    const key = await generateKeyPair('Ed25519')
+    const node = await nodes.node({ memory: true, privateKey: key })
+    await node.libp2p.peerStore.merge(relay.peerId, { multiaddrs: relay.libp2p.getMultiaddrs() })
+    const keys = localKeys(key, node.peerId)
+    return {
+      node,
+      envelope: (to, text, id = new Uint8Array(randomBytes(16))) => {
+        const recipient = peerKeys(to)
+        assert.ok(recipient != null)
+        const body = Body.encode({ kind: 0, timestamp: BigInt(Date.now()), text, refs: [], relays: [] })
+        return Envelope.encode(seal(keys, recipient, id, body))
+      }
+    }
+  }
+
+  /** bob, in memory and not dialable, connected to `relay` as his home relay. */
+  async function connectedBob (relay: PigeonNode): Promise<PigeonNode> {
+    const bob = await nodes.node({ memory: true, listen: [] })
+    const bobConnected = nextEvent(relay.libp2p, 'peer:connect', (p: any) => p.equals(bob.peerId), DEADLINE)
+    await bob.addRelay(relay.card())
+    await bobConnected
+    return bob
   }
 
   it('holds mail for an offline peer and hands it over when it comes back; the sender sees stored, then delivered', async () => {
@@ -100,22 +130,13 @@ describe('relays', () => {
 
   it('pushes a deposit at once to a recipient connected to its relay', async () => {
     const relay = await nodes.node({ relay: true })
-    const bob = await nodes.node({ memory: true, listen: [] })
-    const bobConnected = nextEvent(relay.libp2p, 'peer:connect', (p: any) => p.equals(bob.peerId), DEADLINE)
-    await bob.addRelay(relay.card())
-    await bobConnected
+    const bob = await connectedBob(relay)
     // A sender that deposits straight into the mailbox: after this, only the relay's NOTIFY
     // can make bob look again.
-    const key = await generateKeyPair('Ed25519')
-    const sender = await nodes.node({ memory: true, privateKey: key })
-    await sender.libp2p.peerStore.merge(relay.peerId, { multiaddrs: relay.libp2p.getMultiaddrs() })
-    const keys = localKeys(key, sender.peerId)
-    const recipient = peerKeys(bob.peerId)
-    assert.ok(recipient != null)
+    const sender = await depositor(relay)
     const id = new Uint8Array(randomBytes(16))
-    const body = Body.encode({ kind: 0, timestamp: BigInt(Date.now()), text: 'pushed to you', refs: [], relays: [] })
     const arrived = nextEvent<InboxRecord>(bob, 'message', m => m.text === 'pushed to you', DEADLINE)
-    const [outcome] = await sender.libp2p.services.mailbox.deposit(relay.peerId, [Envelope.encode(seal(keys, recipient, id, body))])
+    const [outcome] = await sender.node.libp2p.services.mailbox.deposit(relay.peerId, [sender.envelope(bob.peerId, 'pushed to you', id)])
     assert.equal(outcome.refused, undefined)
     assert.equal((await arrived).id, Buffer.from(id).toString('hex'))
   })
@@ -233,20 +254,13 @@ describe('relays', () => {
   it('checks concurrent deposits against each other: a quota is never overrun and one envelope deposited by many is stored once', async () => {
     const relayDir = await dir()
     let relay = await nodes.node({ relay: { quotaMessages: 10 }, dataDir: relayDir })
-    const bob = peerKeys((await nodes.node({ memory: true })).peerId)
-    assert.ok(bob != null)
-    const body = Body.encode({ kind: 0, timestamp: BigInt(Date.now()), text: 'concurrent', refs: [], relays: [] })
-    const senders = await Promise.all([1, 2, 3, 4].map(async () => {
-      const key = await generateKeyPair('Ed25519')
-      const node = await nodes.node({ memory: true, privateKey: key })
-      await node.libp2p.peerStore.merge(relay.peerId, { multiaddrs: relay.libp2p.getMultiaddrs() })
-      return { node, keys: localKeys(key, node.peerId) }
-    }))
-    const shared = Envelope.encode(seal(senders[0].keys, bob, new Uint8Array(randomBytes(16)), body))
+    const bob = (await nodes.node({ memory: true })).peerId
+    const senders = await Promise.all([1, 2, 3, 4].map(async () => await depositor(relay)))
+    const shared = senders[0].envelope(bob, 'concurrent')
     // 4 senders x (5 deposits of their own + the shared one), all in flight at once: 21 distinct
     // envelopes for a mailbox that holds 10.
-    const outcomes = await Promise.all(senders.flatMap(({ node, keys }) => [
-      ...[1, 2, 3, 4, 5].map(async () => node.libp2p.services.mailbox.deposit(relay.peerId, [Envelope.encode(seal(keys, bob, new Uint8Array(randomBytes(16)), body))])),
+    const outcomes = await Promise.all(senders.flatMap(({ node, envelope }) => [
+      ...[1, 2, 3, 4, 5].map(async () => node.libp2p.services.mailbox.deposit(relay.peerId, [envelope(bob, 'concurrent')])),
       node.libp2p.services.mailbox.deposit(relay.peerId, [shared])
     ]))
     const all = outcomes.flat()
@@ -265,16 +279,11 @@ describe('relays', () => {
 
   it('pages a mailbox and says whether more remains after each page, so a drain needs no empty fetch', async () => {
     const relay = await nodes.node({ relay: true })
-    const key = await generateKeyPair('Ed25519')
-    const sender = await nodes.node({ memory: true, privateKey: key })
+    const sender = await depositor(relay)
     const bob = await nodes.node({ memory: true, listen: [] })
-    for (const n of [sender, bob]) await n.libp2p.peerStore.merge(relay.peerId, { multiaddrs: relay.libp2p.getMultiaddrs() })
-    const to = peerKeys(bob.peerId)
-    assert.ok(to != null)
-    const keys = localKeys(key, sender.peerId)
-    const body = Body.encode({ kind: 0, timestamp: BigInt(Date.now()), text: 'paged', refs: [], relays: [] })
+    await bob.libp2p.peerStore.merge(relay.peerId, { multiaddrs: relay.libp2p.getMultiaddrs() })
     const ids = Array.from({ length: 5 }, () => new Uint8Array(randomBytes(16)))
-    const outcomes = await sender.libp2p.services.mailbox.deposit(relay.peerId, ids.map(id => Envelope.encode(seal(keys, to, id, body))))
+    const outcomes = await sender.node.libp2p.services.mailbox.deposit(relay.peerId, ids.map(id => sender.envelope(bob.peerId, 'paged', id)))
     assert.ok(outcomes.every(o => o.refused == null))
 
     const pages: Array<{ ids: string[], more?: boolean }> = []
@@ -299,16 +308,8 @@ describe('relays', () => {
 
   it('a recipient connected to its relay gets every envelope of a burst of deposits, each once', async () => {
     const relay = await nodes.node({ relay: true })
-    const bob = await nodes.node({ memory: true, listen: [] })
-    const bobConnected = nextEvent(relay.libp2p, 'peer:connect', (p: any) => p.equals(bob.peerId), DEADLINE)
-    await bob.addRelay(relay.card())
-    await bobConnected
-    const key = await generateKeyPair('Ed25519')
-    const sender = await nodes.node({ memory: true, privateKey: key })
-    await sender.libp2p.peerStore.merge(relay.peerId, { multiaddrs: relay.libp2p.getMultiaddrs() })
-    const keys = localKeys(key, sender.peerId)
-    const recipient = peerKeys(bob.peerId)
-    assert.ok(recipient != null)
+    const bob = await connectedBob(relay)
+    const sender = await depositor(relay)
     const count = 40
     const texts = new Set(Array.from({ length: count }, (_, i) => `burst ${i}`))
     const seen = new Set<string>()
@@ -318,8 +319,7 @@ describe('relays', () => {
     }, DEADLINE)
     // One at a time and not waiting for bob: deposits land while earlier NOTIFYs and drains are in flight.
     for (const text of texts) {
-      const body = Body.encode({ kind: 0, timestamp: BigInt(Date.now()), text, refs: [], relays: [] })
-      const [outcome] = await sender.libp2p.services.mailbox.deposit(relay.peerId, [Envelope.encode(seal(keys, recipient, new Uint8Array(randomBytes(16)), body))])
+      const [outcome] = await sender.node.libp2p.services.mailbox.deposit(relay.peerId, [sender.envelope(bob.peerId, text)])
       assert.equal(outcome.refused, undefined)
     }
     await all
