@@ -279,6 +279,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       keys: this.keys,
       log: logger.forComponent('pigeon:channels'),
       whereabouts: () => this.whereabouts(),
+      homeRelays: () => this.homeRelays.list().map(r => r.peerId),
       learn: async (peer, relays, addrs) => { await this.directory.learn(peer, { relays, addrs } as unknown as Body) },
       grant: async (member, grant) => { await this.enqueue(member, { kind: 'channel-key', channel: Buffer.from(grant).toString('base64') }) },
       resolve: (nameOrPeerId) => this.resolve(nameOrPeerId),
@@ -729,6 +730,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     const peers = this.libp2p.getPeers().map(p => p.toString())
     const connected = new Set(peers)
     const mailboxService = this.libp2p.services.mailbox
+    const channels = this.channels.list()
     return {
       version: VERSION,
       peerId: this.peerId.toString(),
@@ -743,8 +745,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       relays: this.homeRelays.list().map(r => ({ peerId: r.peerId, connected: connected.has(r.peerId) })),
       relay: mailboxService.isRelay ? { ...mailboxService.totals(), ...mailboxService.stats, archive: { ...this.archive!.totals(), ...this.archive!.stats } } : null,
       channels: {
-        active: this.channels.list().filter(c => c.state === 'active').length,
-        pending: this.channels.list().reduce((n, c) => n + c.pending, 0),
+        active: channels.filter(c => c.state === 'active').length,
+        pending: channels.reduce((n, c) => n + c.pending, 0),
         ...this.channels.stats
       },
       delivery: this.latency.summary()

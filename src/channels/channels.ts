@@ -54,6 +54,8 @@ export interface ChannelsInit {
   log: Logger
   /** This node's home relays (multiaddrs ending in /p2p/<relay>) and own addresses, as binary multiaddrs. */
   whereabouts: () => { relays: Array<Uint8Array<ArrayBuffer>>, addrs: Array<Uint8Array<ArrayBuffer>> }
+  /** Peer ids of this node's home relays. */
+  homeRelays: () => string[]
   /** Makes a peer's relays and addresses known to the direct-message layer (for key grants). */
   learn: (peer: string, relays: Uint8Array[], addrs: Uint8Array[]) => Promise<void>
   /** Durably queues an encoded KeyGrant for `member` as an end-to-end encrypted direct message. */
@@ -121,8 +123,10 @@ export class Channels {
       this.index(record)
       const latest = await this.init.store.latest(record.id)
       if (latest != null) this.observe(latest.wall, latest.counter)
-      this.pending.set(record.id, new Map((await this.init.store.pendingPosts(record.id)).map(p => [p.id, p])))
+      this.pending.set(record.id, new Map())
     }
+    // One scan for every channel's pending posts.
+    for (const p of await this.init.store.pendingPosts()) this.pending.get(p.channel)?.set(p.id, p)
   }
 
   async start (): Promise<void> {
@@ -135,8 +139,8 @@ export class Channels {
     this.init.topics.gossip.addEventListener('subscription-change', this.onSubscription)
     this.timer = setInterval(() => { this.maintain() }, CHANNEL_MAINTENANCE_MS)
     this.timer.unref()
+    // The first round catches up from every channel relay: none has a wait yet.
     this.maintain()
-    for (const record of this.byId.values()) if (record.state === 'active') this.catchUp(record)
   }
 
   async stop (): Promise<void> {
@@ -149,11 +153,11 @@ export class Channels {
 
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
     const peer = evt.detail.toString()
+    // Ask again on every connection: the relay may have restarted, or dropped a quiet topic.
+    for (const key of this.archived) if (key.endsWith(` ${peer}`)) this.archived.delete(key)
     for (const record of this.byId.values()) {
       if (record.state !== 'active') continue
       if (this.channelRelays(record).includes(peer)) {
-        // Ask again on every connection: the relay may have restarted, or dropped a quiet topic.
-        for (const key of this.archived) if (key.endsWith(` ${peer}`)) this.archived.delete(key)
         this.archiveAt(record, peer)
         this.catchUp(record, [peer])
       }
@@ -249,7 +253,7 @@ export class Channels {
     }
     this.byId.set(id, record)
     this.index(record)
-    await this.postNow(record, { kind: POST_KIND.JOIN, ...this.init.whereabouts() }, [this.init.store.channelOp(record)])
+    await this.postNow(record, { kind: POST_KIND.JOIN, ...this.init.whereabouts() })
     this.subscribe(record)
     this.archiveAtHome(record)
     this.init.onUpdate(this.info(record))
@@ -320,7 +324,7 @@ export class Channels {
     this.byId.set(id, record)
     this.index(record)
     if (addrs.length > 0) await this.init.libp2p.peerStore.merge(inviter, { multiaddrs: addrs.map(a => multiaddr(a)) })
-    await this.postNow(record, { kind: POST_KIND.JOIN, ...this.init.whereabouts() }, [this.init.store.channelOp(record)])
+    await this.postNow(record, { kind: POST_KIND.JOIN, ...this.init.whereabouts() })
     this.subscribe(record)
     this.archiveAtHome(record)
     this.connect(record)
@@ -396,11 +400,11 @@ export class Channels {
     this.publishPending(record)
   }
 
-  private async postNow (record: ChannelRecord, fields: Partial<Post>, extra: any[] = []): Promise<ChannelMessage> {
+  private async postNow (record: ChannelRecord, fields: Partial<Post>): Promise<ChannelMessage> {
     const built = this.buildMessage(record, fields)
     // A JOIN goes out in the epoch of the key it was made with, even when a newer epoch is
     // awaited: the members of that epoch learn of this node and where to reach it.
-    await this.commitOwn(record, built, fields.kind === POST_KIND.JOIN ? record.epoch : undefined, extra)
+    await this.commitOwn(record, built, fields.kind === POST_KIND.JOIN ? record.epoch : undefined)
     return built.message
   }
 
@@ -427,7 +431,7 @@ export class Channels {
   }
 
   /** Writes an own post durably (with the pending entry that publishes it) and shows it. */
-  private async commitOwn (record: ChannelRecord, built: { message: ChannelMessage, bytes: Uint8Array }, epoch?: number, extra: any[] = []): Promise<void> {
+  private async commitOwn (record: ChannelRecord, built: { message: ChannelMessage, bytes: Uint8Array }, epoch?: number): Promise<void> {
     const pending: PendingPost = {
       channel: record.id,
       id: built.message.id,
@@ -437,7 +441,7 @@ export class Channels {
       ...(built.message.kind === 'join' && record.creator !== this.self ? { beyondHome: true } : {})
     }
     this.dirty.delete(record.id)
-    await this.init.store.addMessages([built.message], { pending: [pending], extra: [this.init.store.channelOp(record), ...extra] })
+    await this.init.store.addMessages([built.message], { pending: [pending], extra: [this.init.store.channelOp(record)] })
     this.addPending(pending)
     this.init.onMessage({ ...built.message, name: record.name })
     this.publishPending(record)
@@ -507,12 +511,7 @@ export class Channels {
   }
 
   private homeRelayIds (): string[] {
-    const ids: string[] = []
-    for (const a of parseAddrs(this.init.whereabouts().relays, true)) {
-      const id = multiaddr(a).getComponents().findLast(c => c.name === 'p2p')?.value
-      if (id != null) ids.push(id)
-    }
-    return ids
+    return this.init.homeRelays()
   }
 
   // --- receiving ------------------------------------------------------------
@@ -879,7 +878,8 @@ export class Channels {
     const topic = this.topic(record, record.epoch)
     const subscribers = new Set(this.init.topics.gossip.getSubscribers(topic).map(p => p.toString()))
     const candidates: Array<{ peer: string, addrs: string[] }> = []
-    for (const relay of this.channelRelays(record)) candidates.push({ peer: relay, addrs: this.relayAddrs(record).filter(a => a.endsWith(`/p2p/${relay}`)) })
+    const relayAddrs = this.relayAddrs(record)
+    for (const relay of this.channelRelays(record)) candidates.push({ peer: relay, addrs: relayAddrs.filter(a => a.endsWith(`/p2p/${relay}`)) })
     for (const m of Object.values(record.members)) {
       if (m.state === 'member' && m.peerId !== this.self) candidates.push({ peer: m.peerId, addrs: m.addrs })
     }
@@ -903,17 +903,15 @@ export class Channels {
   private maintain (): void {
     if (!this.running) return
     for (const record of this.byId.values()) {
-      if (this.pendingCount(record) > 0 || record.state === 'active') {
-        if (record.state === 'active') {
-          this.connect(record)
-          this.archiveAtHome(record)
-          // Anti-entropy: what a relay archived after this node last asked (a post that reached
-          // the relay just before this node subscribed, say) arrives within a round while the
-          // channel is busy, and within a few minutes when it is quiet (anti-entropy.ts).
-          this.catchUp(record, this.channelRelays(record).filter(relay => this.antiEntropy.due(record.id, relay)))
-        }
-        this.publishPending(record)
+      if (record.state === 'active') {
+        this.connect(record)
+        this.archiveAtHome(record)
+        // Anti-entropy: what a relay archived after this node last asked (a post that reached
+        // the relay just before this node subscribed, say) arrives within a round while the
+        // channel is busy, and within a few minutes when it is quiet (anti-entropy.ts).
+        this.catchUp(record, this.channelRelays(record).filter(relay => this.antiEntropy.due(record.id, relay)))
       }
+      if (this.pendingCount(record) > 0) this.publishPending(record)
     }
   }
 

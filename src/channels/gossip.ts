@@ -108,7 +108,8 @@ export class ChannelTopics {
       if (scored.score != null) scored.score.params.topics[topic] = createTopicScoreParams(CHANNEL_TOPIC_SCORE)
       this.pubsub.topicValidators.set(topic, async (from, message) => await this.validate(topic, message.data, from))
     }
-    if (!this.pubsub.getTopics().includes(topic)) this.pubsub.subscribe(topic)
+    // gossipsub does nothing for a topic it already has.
+    this.pubsub.subscribe(topic)
   }
 
   leave (topic: string, side: 'member' | 'archive'): void {
