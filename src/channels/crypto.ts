@@ -156,7 +156,7 @@ function decryptFrame (data: Uint8Array, channel: Uint8Array, epoch: number, key
   } catch {
     throw new FrameRejectedError('malformed', 'signed content does not decode')
   }
-  const author = authorOf(signed.author)
+  const author = peerIdFromBytes(signed.author)
   const keys = author == null ? undefined : peerKeys(author)
   if (author == null || keys == null) throw new FrameRejectedError('malformed', 'author is not an Ed25519 peer id')
   return { author, keys, signed, input: signingInput(channel, epoch, signed.post) }
@@ -170,18 +170,6 @@ function decodePost (bytes: Uint8Array): Post {
   }
 }
 
-/** Authors by their id bytes: a channel has few, and parsing a peer id for every frame adds up. */
-const authors = new Map<string, PeerId | undefined>()
-const MAX_CACHED_AUTHORS = 4096
-
-function authorOf (bytes: Uint8Array): PeerId | undefined {
-  const k = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
-  if (authors.has(k)) return authors.get(k)
-  const peer = peerIdFromBytes(bytes)
-  if (authors.size >= MAX_CACHED_AUTHORS) authors.delete(authors.keys().next().value as string)
-  authors.set(k, peer)
-  return peer
-}
 
 /** Makes the copy-pasteable invite string, signed by `local` (the inviter named inside). */
 export function encodeInvite (local: LocalKeys, invite: Invite): string {

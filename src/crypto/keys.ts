@@ -69,14 +69,23 @@ export function peerKeys (peerId: PeerId): PeerKeys | undefined {
   return keys
 }
 
+/** Peer ids by their wire bytes (base64): the same few peers send most envelopes and frames. */
+const ids = new Map<string, PeerId | undefined>()
+
 /** Parses peer id bytes from the wire; undefined when they are not a valid Ed25519 peer id. */
 export function peerIdFromBytes (bytes: Uint8Array): PeerId | undefined {
+  const k = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+  if (ids.has(k)) return ids.get(k)
+  let peerId: PeerId | undefined
   try {
-    const peerId = peerIdFromMultihash(Digest.decode(bytes))
-    return peerId.type === 'Ed25519' ? peerId : undefined
+    const parsed = peerIdFromMultihash(Digest.decode(bytes))
+    peerId = parsed.type === 'Ed25519' ? parsed : undefined
   } catch {
-    return undefined
+    peerId = undefined
   }
+  if (ids.size >= KEY_CACHE_SIZE) ids.delete(ids.keys().next().value as string)
+  ids.set(k, peerId)
+  return peerId
 }
 
 /** The local node's keys: signing and decryption. */
