@@ -34,7 +34,7 @@ import { race } from './deadline.js'
 import { percentile, round, summarize } from './stats.js'
 import { DEFAULT_DEPOSIT_RATE_PER_MINUTE, DEFAULT_QUOTA_MESSAGES } from '../src/mailbox/constants.js'
 import type { Durability, RelayLimits } from '../src/index.js'
-import type { LoadRelayKind, LoadRunResult, Memory, RelayProbe } from './load.js'
+import { LoadClients, type LoadRelayKind, type LoadRunResult, type Memory, type RelayProbe } from './load.js'
 
 const TOPOLOGY = 'relay-process-plus-client-processes'
 const CLIENT_KIND = 'libp2p node with pigeon mailbox() service (not a PigeonNode)'
@@ -164,7 +164,7 @@ async function sampleReadiness (relay: WorkerProcess, operatorUrl: string | unde
 }
 
 function pool (results: LoadRunResult[]): LoadRunResult {
-  const out: LoadRunResult = { latencies: [], stored: 0, refused: {}, fetched: 0, fetches: 0, deleted: 0, errors: 0, errorKinds: [], connectedAtEnd: 0, envelopeBytes: 0 }
+  const out = LoadClients.emptyResult()
   for (const r of results) {
     for (const l of r.latencies) out.latencies.push(l)
     out.stored += r.stored
@@ -206,7 +206,6 @@ async function measureLoad (kind: LoadRelayKind, s: LoadSettings, limits: RelayL
     const last = await relay.call({ op: 'loadProbe' })
     const r = pool(results)
     if (r.latencies.length === 0) throw new Error(`no deposit completed in the measured window (${r.errors} errors: ${r.errorKinds.join('; ')})`)
-    const latency = summarize(r.latencies)
     const sorted = [...r.latencies].sort((a, b) => a - b)
     const answered = samples.filter(x => x.probe != null)
     const peers = answered.map(x => x.probe!.peers)
@@ -214,7 +213,7 @@ async function measureLoad (kind: LoadRelayKind, s: LoadSettings, limits: RelayL
     const probeMs = summarize(samples.map(x => x.ms))
     const seconds = durationMs / 1000
     progress('load %s: %d deposits/s, p50 %d ms, p99 %d ms; %d fetched/s; peers %d-%d; ready %d/%d samples; %d errors',
-      kind, round(r.stored / seconds, 1), round(latency.p50, 1), round(latency.p99, 1), round(r.fetched / seconds, 1),
+      kind, round(r.stored / seconds, 1), round(percentile(sorted, 50), 1), round(percentile(sorted, 99), 1), round(r.fetched / seconds, 1),
       Math.min(...peers), Math.max(...peers), samples.length - failures.length, samples.length, r.errors)
     const line = {
       bench: kind === 'pigeon' ? 'relay-load' : 'relay-load-raw',
@@ -244,11 +243,11 @@ async function measureLoad (kind: LoadRelayKind, s: LoadSettings, limits: RelayL
       clients_connected_at_end: r.connectedAtEnd,
       deposits: r.stored,
       deposits_per_s: round(r.stored / seconds, 1),
-      deposit_p50_ms: round(latency.p50, 2),
+      deposit_p50_ms: round(percentile(sorted, 50), 2),
       deposit_p90_ms: round(percentile(sorted, 90), 2),
-      deposit_p99_ms: round(latency.p99, 2),
-      deposit_max_ms: round(latency.max, 2),
-      deposit_samples: latency.count,
+      deposit_p99_ms: round(percentile(sorted, 99), 2),
+      deposit_max_ms: round(sorted[sorted.length - 1], 2),
+      deposit_samples: sorted.length,
       refused: r.refused,
       relay_deposited_incl_warmup: last.deposited - first.deposited,
       // One core is 1.0: the relay is one Node process, and its JavaScript runs on one thread.

@@ -256,7 +256,7 @@ export class LoadClients {
   private measuring = false
   private result: LoadRunResult = LoadClients.emptyResult()
 
-  private static emptyResult (): LoadRunResult {
+  static emptyResult (): LoadRunResult {
     return { latencies: [], stored: 0, refused: {}, fetched: 0, fetches: 0, deleted: 0, errors: 0, errorKinds: [], connectedAtEnd: 0, envelopeBytes: 0 }
   }
 

@@ -6,7 +6,7 @@
  * - DEPOSIT: every envelope is put in one `level` batch per request (synced under fsync), then
  *   answered "stored"; each recipient connected to the relay gets a NOTIFY on a new stream.
  * - FETCH: a range read of the caller's mail after its cursor, at most `limit` envelopes and
- *   PAGE_BUDGET bytes, and whether more remains (`more`).
+ *   MAILBOX_PAGE_BUDGET bytes, and whether more remains (`more`).
  * - DELETE: the caller's envelopes by id, in one batch.
  *
  * What it leaves out, and pigeon's relay does in the same run: checks (recipient served,
@@ -21,12 +21,10 @@ import * as Digest from 'multiformats/hashes/digest'
 import { Request, Response } from '../src/mailbox/pb/mailbox.js'
 import { Envelope } from '../src/dm/pb/dm.js'
 import {
-  MAILBOX_PROTOCOL, MAX_MAILBOX_FRAME_BYTES, MAILBOX_TIMEOUT_MS, MAILBOX_MAX_INBOUND_STREAMS, DEPOSIT_RESULT, REQUEST_TYPE, MAX_MAILBOX_BATCH
+  MAILBOX_PROTOCOL, MAILBOX_PAGE_BUDGET, MAX_MAILBOX_FRAME_BYTES, MAILBOX_TIMEOUT_MS, MAILBOX_MAX_INBOUND_STREAMS, DEPOSIT_RESULT, REQUEST_TYPE, MAX_MAILBOX_BATCH
 } from '../src/mailbox/constants.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 
-/** Room in a fetched page for the framing around the envelopes (as pigeon's relay leaves). */
-const PAGE_BUDGET = MAX_MAILBOX_FRAME_BYTES - 64 * 1024
 const SEQ_WIDTH = 16
 
 const EMPTY: Response = { status: 0, reason: 0, message: '', results: [], envelopes: [], nextCursor: new Uint8Array(0), deleted: 0 }
@@ -123,7 +121,7 @@ export class RawMailbox {
     // One past the page: whether it exists is the answer to `more`.
     for await (const [key, value] of this.db.iterator({ gt: `${recipient}!${String(after).padStart(SEQ_WIDTH, '0')}`, lt: `${recipient}!~`, limit: max + 1 })) {
       const stored = decodeStored(value)
-      if (envelopes.length === max || (envelopes.length > 0 && bytes + stored.envelope.byteLength > PAGE_BUDGET)) {
+      if (envelopes.length === max || (envelopes.length > 0 && bytes + stored.envelope.byteLength > MAILBOX_PAGE_BUDGET)) {
         more = true
         break
       }

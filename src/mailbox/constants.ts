@@ -35,6 +35,9 @@ export const DEPOSIT_REFUSALS: Record<number, DepositRefusal> = {
  */
 export const MAX_MAILBOX_FRAME_BYTES = 1024 * 1024
 
+/** Envelope bytes in one fetched page at most: the frame less room for the Response around them. */
+export const MAILBOX_PAGE_BUDGET = MAX_MAILBOX_FRAME_BYTES - 64 * 1024
+
 /** Envelopes in one deposit, and the largest page a fetch may ask for. */
 export const MAX_MAILBOX_BATCH = 256
 

@@ -6,7 +6,7 @@ import { peerIdFromBytes } from '../crypto/keys.js'
 import { ProtocolViolationError } from '../errors.js'
 import { MAX_ENVELOPE_BYTES, MESSAGE_ID_LENGTH } from '../constants.js'
 import {
-  MAILBOX_PROTOCOL, REQUEST_TYPE, DEPOSIT_RESULT, DEPOSIT_REFUSALS, MAX_MAILBOX_FRAME_BYTES, MAX_MAILBOX_BATCH,
+  MAILBOX_PROTOCOL, MAILBOX_PAGE_BUDGET, REQUEST_TYPE, DEPOSIT_RESULT, DEPOSIT_REFUSALS, MAX_MAILBOX_FRAME_BYTES, MAX_MAILBOX_BATCH,
   DEFAULT_FETCH_LIMIT, DEFAULT_QUOTA_MESSAGES, DEFAULT_QUOTA_BYTES, DEFAULT_TOTAL_BYTES, DEFAULT_DEPOSIT_RATE_PER_MINUTE, DEFAULT_TTL_MS,
   DEFAULT_SWEEP_INTERVAL_MS, MAILBOX_TIMEOUT_MS, MAILBOX_MAX_INBOUND_STREAMS, MAX_DEPOSIT_GROUP
 } from './constants.js'
@@ -16,8 +16,6 @@ import type { AbortOptions, Connection, Logger, PeerId, Startable, Stream } from
 import { idFromHex, idToHex } from '../ids.js'
 
 const EXCHANGE = { request: Request, response: Response, maxDataLength: MAX_MAILBOX_FRAME_BYTES, timeoutMs: MAILBOX_TIMEOUT_MS }
-/** Room left in a fetched page for the Response framing around the envelopes. */
-const PAGE_BUDGET = MAX_MAILBOX_FRAME_BYTES - 64 * 1024
 
 function cursorBytes (seq: number): Uint8Array<ArrayBuffer> {
   const buf = Buffer.alloc(8)
@@ -159,7 +157,7 @@ export class MailboxService implements MailboxClient, Startable {
       case REQUEST_TYPE.FETCH: {
         // The mailbox is the caller's own: Noise proved who it is.
         const limit = Math.min(request.limit === 0 ? DEFAULT_FETCH_LIMIT : request.limit, MAX_MAILBOX_BATCH)
-        const { mail, more } = await relay.store.page(remote.toString(), cursorSeq(request.cursor), limit, PAGE_BUDGET)
+        const { mail, more } = await relay.store.page(remote.toString(), cursorSeq(request.cursor), limit, MAILBOX_PAGE_BUDGET)
         this.stats.fetched += mail.length
         return {
           ...ok,
