@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { timingSafeEqual } from 'node:crypto'
 import { MAX_API_BODY_BYTES, MAX_API_WAIT_MS } from '../constants.js'
+import { closeHttp, listenHttp } from './http.js'
 import type { PigeonNode, ReceiptEvent } from '../node.js'
 import type { InboxRecord, OutboxRecord } from '../store/types.js'
 import type { ChannelMessageView } from '../channels/index.js'
@@ -114,24 +115,13 @@ export class ControlServer {
   }
 
   async listen (): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(this.init.port, this.init.host, () => { this.server.off('error', reject); resolve() })
-    })
-    const address = this.server.address()
-    if (address == null || typeof address === 'string') throw new Error('control API has no TCP address')
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-    return `http://${host}:${address.port}`
+    return await listenHttp(this.server, this.init.port, this.init.host, 'control API')
   }
 
   /** Stops listening; requests still running get CLOSE_GRACE_MS to finish, then are cut. */
   async close (): Promise<void> {
     for (const res of this.streams) res.end()
-    const closed = new Promise<void>(resolve => { this.server.close(() => { resolve() }) })
-    this.server.closeIdleConnections()
-    const grace = new Promise<void>(resolve => setTimeout(resolve, CLOSE_GRACE_MS).unref())
-    await Promise.race([closed, grace])
-    this.server.closeAllConnections()
+    await closeHttp(this.server, CLOSE_GRACE_MS)
   }
 
   private route (method: string, path: string, handler: Handler): void {

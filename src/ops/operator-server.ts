@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client'
 import type { PigeonNode } from '../node.js'
 import { readiness } from './readiness.js'
 import { DEFAULT_OPERATOR_HOST, OPERATOR_CLOSE_GRACE_MS } from './constants.js'
+import { closeHttp, listenHttp } from '../control/http.js'
 
 export interface OperatorServerInit {
   node: PigeonNode
@@ -77,23 +78,12 @@ export class OperatorServer {
 
   /** Starts listening; resolves with the base URL (http://host:port). */
   async listen (): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(this.init.port ?? 0, this.init.host ?? DEFAULT_OPERATOR_HOST, () => { this.server.off('error', reject); resolve() })
-    })
-    const address = this.server.address()
-    if (address == null || typeof address === 'string') throw new Error('operator endpoint has no TCP address')
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-    return `http://${host}:${address.port}`
+    return await listenHttp(this.server, this.init.port ?? 0, this.init.host ?? DEFAULT_OPERATOR_HOST, 'operator endpoint')
   }
 
   /** Stops listening; a scrape still running gets OPERATOR_CLOSE_GRACE_MS to finish. Safe to call twice. */
   async close (): Promise<void> {
     if (!this.server.listening) return
-    const closed = new Promise<void>(resolve => { this.server.close(() => { resolve() }) })
-    this.server.closeIdleConnections()
-    const grace = new Promise<void>(resolve => setTimeout(resolve, OPERATOR_CLOSE_GRACE_MS).unref())
-    await Promise.race([closed, grace])
-    this.server.closeAllConnections()
+    await closeHttp(this.server, OPERATOR_CLOSE_GRACE_MS)
   }
 }
