@@ -67,9 +67,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   try {
     if (registry != null) {
       // Up before the node starts, so that /readyz says 503 (not started) rather than nothing.
-      const relay = typeof nodeInit.relay === 'object' ? nodeInit.relay : undefined
       operator = {
-        metrics: new PigeonMetrics({ node, registry, relayTotalBytes: relay?.totalBytes }),
+        metrics: new PigeonMetrics({ node, registry }),
         server: new OperatorServer({ node, registry, host: operatorHost, port: operatorPort })
       }
       operatorUrl = await operator.server.listen()

@@ -93,6 +93,11 @@ export class MailboxService implements MailboxClient, Startable {
     return this.relay != null
   }
 
+  /** The limit on bytes held for all recipients together; undefined when not a relay. */
+  get totalBytesLimit (): number | undefined {
+    return this.relay?.totalBytes
+  }
+
   /** Mail held for others (zeros when not a relay). */
   totals (): { messages: number, bytes: number, recipients: number } {
     return this.relay?.store.totals() ?? { messages: 0, bytes: 0, recipients: 0 }

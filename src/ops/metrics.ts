@@ -16,13 +16,6 @@ import { LATENCY_BUCKETS, LATENCY_SEEN_IDS } from './constants.js'
 export interface PigeonMetricsInit {
   node: PigeonNode
   registry: Registry
-  /**
-   * On a relay: the limit on bytes held for all recipients, exported as
-   * `pigeon_mailbox_limit_bytes` so that alerts can compare usage with it.
-   *
-   * @default DEFAULT_TOTAL_BYTES (1 GiB) on a relay
-   */
-  relayTotalBytes?: number
 }
 
 /** The values the `reason` label of `pigeon_messages_failed_total` takes. */
@@ -166,8 +159,9 @@ export class PigeonMetrics {
         registers,
         async collect () { const s = await status(); if (s?.relay != null) this.set(s.relay.recipients) }
       })
+      // As the relay applies it, so that alerts compare usage with the real limit.
       new Gauge({ name: 'pigeon_mailbox_limit_bytes', help: 'The limit on bytes held for all recipients together.', registers })
-        .set(init.relayTotalBytes ?? DEFAULT_TOTAL_BYTES)
+        .set(init.node.libp2p.services.mailbox.totalBytesLimit ?? DEFAULT_TOTAL_BYTES)
       new Counter({
         name: 'pigeon_mailbox_deposits_total',
         help: 'Envelopes stored for other peers.',
