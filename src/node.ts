@@ -36,8 +36,8 @@ import { DeliveryLatency, type LatencySummary } from './outbox/latency.js'
 import { PeerDirectory } from './network/peer-directory.js'
 import { depositAtRelays } from './mailbox/deposit.js'
 import { applyPortMemory, learnPorts, type PortMemory } from './network/stable-ports.js'
-import { relayListener, type RelayListener } from './network/relay-listener.js'
-import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { relayListener, relayTransport, type RelayListener } from './network/relay-listener.js'
+import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { DEFAULT_LISTEN, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
 import { DeliveryFailedError, InvalidMessageError, MessageNotFoundError, NotStartedError, TimeoutError, UnknownRecipientError } from './errors.js'
 import { VERSION } from './version.js'
@@ -336,7 +336,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         connectionGater: allowed == null ? {} : { denyInboundRelayReservation: (source) => !allowed.has(source.toString()) },
         ...(init.maxConnections != null ? { connectionManager: { maxConnections: init.maxConnections } } : {}),
         addresses: { listen: await applyPortMemory(configured, remembered) },
-        transports: [tcp(), webSockets(), circuitRelayTransport()],
+        transports: [tcp(), webSockets(), relayTransport()],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
         ...(init.metrics != null ? { metrics: init.metrics } : {}),

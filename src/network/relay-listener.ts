@@ -3,21 +3,31 @@
  * v2) and so gains `/p2p-circuit` addresses that its contact card carries. libp2p 3 has no
  * public way to add a listen address to a running node; a service is handed the transport
  * manager, so this one exposes exactly that.
+ *
+ * Reservations are made only on the relays a person chose (their home relays). libp2p's own relay
+ * discovery is switched off (see `relayTransport`), and a node that stops first lets every
+ * reservation in flight finish or fail: a reservation that completes after libp2p's reservation
+ * store has stopped arms a refresh timer (about two hours) that nothing clears, and that timer
+ * alone keeps the process alive.
  */
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { Logger, ComponentLogger } from '@libp2p/interface'
-import type { TransportManager } from '@libp2p/interface-internal'
+import type { Logger, ComponentLogger, PeerId, Startable, TopologyFilter } from '@libp2p/interface'
+import type { ConnectionManager, TransportManager } from '@libp2p/interface-internal'
 
 export interface RelayListenerComponents {
   transportManager: TransportManager
+  connectionManager: ConnectionManager
   logger: ComponentLogger
 }
 
-export class RelayListener {
+export class RelayListener implements Startable {
   private readonly components: RelayListenerComponents
   private readonly log: Logger
-  /** Reservations being made now, so concurrent calls do not race. */
-  private readonly pending = new Set<string>()
+  /** Reservations being made now, by circuit address, so concurrent calls do not race. */
+  private readonly pending = new Map<string, { relay: string, done: Promise<void> }>()
+  private running = false
 
   constructor (components: RelayListenerComponents) {
     this.components = components
@@ -26,26 +36,67 @@ export class RelayListener {
 
   readonly [Symbol.toStringTag] = 'pigeon:relay-listener'
 
+  start (): void {
+    this.running = true
+  }
+
+  /**
+   * Runs while libp2p is still up. No new reservation starts; those in flight are cut short by
+   * closing the connection they use, and awaited, so each one either failed or was stored where
+   * libp2p's reservation store will clear it when it stops.
+   */
+  async beforeStop (): Promise<void> {
+    this.running = false
+    const inFlight = [...this.pending.values()]
+    if (inFlight.length === 0) return
+    const relays = new Set(inFlight.map(p => p.relay))
+    await Promise.all([...relays].map(async relay => {
+      let peer: PeerId
+      try { peer = peerIdFromString(relay) } catch { return }
+      await this.components.connectionManager.closeConnections(peer).catch(() => {})
+    }))
+    await Promise.all(inFlight.map(async p => p.done))
+  }
+
+  stop (): void {
+    this.running = false
+  }
+
   /**
    * Reserves a slot on the relay at `relayAddr` (ending in /p2p/<relay>). Idempotent while the
    * reservation holds; after the relay restarts (the reservation is gone with it) it reserves again.
    */
   async listenVia (relayAddr: string): Promise<void> {
+    if (!this.running) return
     const circuit = `${relayAddr}/p2p-circuit`
     const relay = relayAddr.slice(relayAddr.lastIndexOf('/p2p/') + 5)
     const reserved = this.components.transportManager.getAddrs().some(a => a.toString().includes(`/p2p/${relay}/p2p-circuit`))
     if (reserved || this.pending.has(circuit)) return
-    this.pending.add(circuit)
-    try {
-      await this.components.transportManager.listen([multiaddr(circuit)])
-    } catch (err: any) {
-      this.log('no reservation on %s: %s', relayAddr, err.message)
-    } finally {
-      this.pending.delete(circuit)
-    }
+    const done = this.components.transportManager.listen([multiaddr(circuit)])
+      .catch((err: Error) => { this.log('no reservation on %s: %s', relayAddr, err.message) })
+      .finally(() => { this.pending.delete(circuit) })
+    this.pending.set(circuit, { relay, done })
+    await done
   }
 }
 
 export function relayListener (): (components: RelayListenerComponents) => RelayListener {
   return (components) => new RelayListener(components)
+}
+
+/**
+ * Claims to have seen every peer already, so libp2p's relay discovery never fires. Discovery
+ * reserves on any relay that connects, which pigeon does not want (home relays are chosen), and in
+ * @libp2p/circuit-relay-v2 4.2.x a discovered reservation racing a configured one for the same
+ * relay throws after arming its refresh timer, leaking it: the node can then never exit.
+ */
+const NO_DISCOVERY: TopologyFilter = {
+  has: () => true,
+  add: () => {},
+  remove: () => {}
+}
+
+/** The circuit relay transport as pigeon uses it: dialing through relays, reserving on home relays only. */
+export function relayTransport (): ReturnType<typeof circuitRelayTransport> {
+  return circuitRelayTransport({ discoveryFilter: NO_DISCOVERY })
 }

@@ -13,6 +13,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import {
   DELIVERY_ATTEMPT_TIMEOUT_MS, MAX_FRAME_BYTES, OUTBOX_BATCH_ENVELOPES, OUTBOX_WINDOW, RETRY_MAX_MS, RETRY_MIN_MS, SEAL_OVERHEAD_BYTES
 } from '../constants.js'
+import { systemClock, type Clock } from './clock.js'
 import type { DirectMessages, DeliveryResult } from '../dm/index.js'
 import type { Envelope } from '../dm/pb/dm.js'
 import type { Store } from '../store/store.js'
@@ -31,8 +32,8 @@ export interface DepositReport {
 }
 
 export interface OutboxInit {
-  store: Store
-  dm: DirectMessages
+  store: Pick<Store, 'pendingOutgoing' | 'updateOutgoing'>
+  dm: Pick<DirectMessages, 'deliver'>
   log: Logger
   /** Seals a record for its recipient. */
   seal(record: OutboxRecord): Envelope
@@ -50,6 +51,8 @@ export interface OutboxInit {
   retryMin?: number
   /** @default RETRY_MAX_MS */
   retryMax?: number
+  /** @default systemClock */
+  clock?: Clock
 }
 
 interface Item {
@@ -70,13 +73,15 @@ interface PeerQueue {
    * batches go straight to the relays instead of waiting (or dialling a peer known to be away).
    */
   viaRelays: boolean
-  timer?: ReturnType<typeof setTimeout>
+  /** The retry waiting for the backoff to end, if one is armed. */
+  timer?: unknown
 }
 
 export class Outbox {
   private readonly init: OutboxInit
   private readonly retryMin: number
   private readonly retryMax: number
+  private readonly clock: Clock
   private readonly peers = new Map<string, PeerQueue>()
   private running = false
   private readonly inflight = new Set<Promise<void>>()
@@ -87,6 +92,7 @@ export class Outbox {
     this.init = init
     this.retryMin = init.retryMin ?? RETRY_MIN_MS
     this.retryMax = init.retryMax ?? RETRY_MAX_MS
+    this.clock = init.clock ?? systemClock
   }
 
   async start (): Promise<void> {
@@ -100,7 +106,7 @@ export class Outbox {
   async stop (): Promise<void> {
     this.running = false
     this.shutdown.abort(new Error('node stopping'))
-    for (const queue of this.peers.values()) clearTimeout(queue.timer)
+    for (const queue of this.peers.values()) this.disarm(queue)
     await Promise.allSettled([...this.inflight])
     this.peers.clear()
   }
@@ -118,7 +124,7 @@ export class Outbox {
     queue.backoff = 0
     queue.notBefore = 0
     queue.viaRelays = false
-    clearTimeout(queue.timer)
+    this.disarm(queue)
     this.flush(peer)
   }
 
@@ -146,15 +152,24 @@ export class Outbox {
     const queue = this.peers.get(peer)
     if (queue == null || !this.running) return
     if (queue.items.size === 0) {
-      if (queue.inflight === 0) this.peers.delete(peer)
+      // A queue leaves the map with its retry timer, or stop() could not find the timer to clear.
+      if (queue.inflight === 0) {
+        this.disarm(queue)
+        this.peers.delete(peer)
+      }
       return
     }
-    const wait = queue.notBefore - Date.now()
+    const wait = queue.notBefore - this.clock.now()
     if (wait > 0 && !queue.viaRelays) {
-      clearTimeout(queue.timer)
-      queue.timer = setTimeout(() => { this.flush(peer) }, wait)
+      this.disarm(queue)
+      queue.timer = this.clock.setTimeout(() => {
+        queue.timer = undefined
+        this.flush(peer)
+      }, wait)
       return
     }
+    // Sending now (the backoff is over, or the peer's relays take its mail): no retry is needed.
+    this.disarm(queue)
     while (queue.inflight < OUTBOX_WINDOW) {
       const batch = this.nextBatch(queue)
       if (batch.length === 0) break
@@ -168,6 +183,12 @@ export class Outbox {
         })
       this.inflight.add(work)
     }
+  }
+
+  private disarm (queue: PeerQueue): void {
+    if (queue.timer == null) return
+    this.clock.clearTimeout(queue.timer)
+    queue.timer = undefined
   }
 
   /** The oldest items not in flight, sealed, up to the batch and frame limits. */
@@ -189,7 +210,7 @@ export class Outbox {
   }
 
   private async sendBatch (peer: string, queue: PeerQueue, batch: Item[]): Promise<void> {
-    if (queue.viaRelays && Date.now() < queue.notBefore) {
+    if (queue.viaRelays && this.clock.now() < queue.notBefore) {
       // Known to be away, and its relays are taking mail: no point dialling it again yet.
       await this.failed(peer, queue, batch, new Error('peer unreachable'), false)
       return
@@ -205,7 +226,7 @@ export class Outbox {
     }
     queue.backoff = 0
     queue.viaRelays = false
-    const now = Date.now()
+    const now = this.clock.now()
     const byId = new Map(batch.map(i => [i.record.id, i]))
     const changed: OutboxRecord[] = []
     for (const { id, reason } of [...result.accepted.map(id => ({ id, reason: undefined })), ...result.rejected]) {
@@ -231,12 +252,12 @@ export class Outbox {
   /** After a failed direct attempt (`direct`), or instead of one: leave the batch at the peer's relays. */
   private async failed (peer: string, queue: PeerQueue, batch: Item[], err: Error, direct: boolean): Promise<void> {
     // Two batches in flight usually fail together: back off once for both.
-    if (direct && Date.now() >= queue.notBefore) {
+    if (direct && this.clock.now() >= queue.notBefore) {
       queue.backoff = Math.min(Math.max(queue.backoff * 2, this.retryMin), this.retryMax)
       // Jitter spreads retries from many senders after a shared outage.
-      queue.notBefore = Date.now() + Math.round(queue.backoff * (0.8 + Math.random() * 0.4))
+      queue.notBefore = this.clock.now() + Math.round(queue.backoff * (0.8 + Math.random() * 0.4))
     }
-    this.init.log('delivery of %d message(s) to %s failed (%s); retrying in %d ms', batch.length, peer, err.message, queue.notBefore - Date.now())
+    this.init.log('delivery of %d message(s) to %s failed (%s); retrying in %d ms', batch.length, peer, err.message, queue.notBefore - this.clock.now())
     let report: DepositReport = { stored: new Map(), refused: new Map() }
     if (this.running && this.init.fallback != null) {
       try {
@@ -256,7 +277,7 @@ export class Outbox {
         // Held by relays now: off the schedule until the recipient's receipt (or a restart) comes.
         // Nothing acknowledges a receipt, so one handed to the relays is done.
         item.record.state = item.record.kind === 'text' ? 'sent' : 'delivered'
-        if (item.record.kind !== 'text') item.record.deliveredAt = Date.now()
+        if (item.record.kind !== 'text') item.record.deliveredAt = this.clock.now()
         item.record.storedAt = [...new Set([...(item.record.storedAt ?? []), ...relays])]
         item.record.lastError = refusals == null ? undefined : `direct: ${err.message}; refused by ${refusals.join(', ')}`
         queue.items.delete(item.record.id)
