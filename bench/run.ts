@@ -47,7 +47,10 @@ const THROUGHPUT_TARGET = 0.5
 const LATENCY_TARGET = 3
 /** Deadline for one burst or one round of round trips: generous next to seconds, short next to "hung". */
 const RUN_TIMEOUT_MS = 90_000
-/** If something still holds the loop open after all cases, do not hang the terminal. */
+/**
+ * If something still holds the loop open after all cases, do not hang the terminal: name what is
+ * open and fail (exit code 1). A bench that ends cleanly exits on its own before this.
+ */
 const EXIT_GRACE_MS = 10_000
 
 interface Settings { count: number, warmup: number, rounds: number, root: string }
@@ -199,7 +202,7 @@ main().catch((err: any) => {
   process.exitCode = 1
 }).finally(() => {
   setTimeout(() => {
-    progress('still running %d ms after the last case; exiting', EXIT_GRACE_MS)
-    process.exit(process.exitCode ?? 0)
+    progress('still running %d ms after the last case; open: %s; exiting with code 1', EXIT_GRACE_MS, process.getActiveResourcesInfo().join(', '))
+    process.exit(1)
   }, EXIT_GRACE_MS).unref()
 })

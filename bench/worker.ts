@@ -14,7 +14,11 @@ import type { BenchRecipient, BenchRelay, BenchSender } from './mailbox.js'
 import type { ChannelGroup } from './channel-group.js'
 import type { LoadClients, LoadRelay } from './load.js'
 
-/** After the parent disconnects, exit even if some library left a handle open. */
+/**
+ * After the parent disconnects, a worker stops its endpoints and must then exit on its own. If it
+ * is still alive this long after, something was left open: the worker names it on stderr and
+ * exits with code 1 rather than linger.
+ */
 const EXIT_GRACE_MS = 5_000
 
 /** Loaded on demand: a raw worker runs no pigeon code at all, not even its module loading. */
@@ -163,6 +167,9 @@ process.on('message', (msg: Request) => {
 })
 
 process.once('disconnect', () => {
-  setTimeout(() => { process.exit(0) }, EXIT_GRACE_MS).unref()
+  setTimeout(() => {
+    process.stderr.write(`worker ${process.argv[2]}: still running ${EXIT_GRACE_MS} ms after its endpoints stopped; open: ${process.getActiveResourcesInfo().join(', ')}\n`)
+    process.exit(1)
+  }, EXIT_GRACE_MS).unref()
   shutdown().catch((err: any) => { process.stderr.write(`worker ${process.argv[2]}: ${err.message}\n`) })
 })

@@ -31,6 +31,7 @@ if (card != null && text != null) {
   await node.waitFor(id, 'delivered', { signal: AbortSignal.timeout(30_000) })
 }
 
-const stop = async (): Promise<void> => { await node.stop(); process.exit(0) }
+// Stopping the node releases everything it started, so the process then ends on its own.
+const stop = async (): Promise<void> => { await node.stop() }
 process.once('SIGINT', () => { void stop() })
 process.once('SIGTERM', () => { void stop() })

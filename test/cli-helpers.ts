@@ -133,7 +133,18 @@ export class Daemon {
   async stop (): Promise<number | null> {
     if (this.child.exitCode != null || this.child.signalCode != null) return this.child.exitCode
     this.child.kill('SIGTERM')
-    const [code] = await exited(this.child, 15_000)
+    return await this.exit()
+  }
+
+  /**
+   * Waits for the process to end after it was told to stop (SIGTERM or `pigeon stop`): within
+   * `ms`, and on its own. A stopped node whose process had to be ended by the CLI's exit grace
+   * left something open, and that fails here with the handles the CLI named.
+   */
+  async exit (ms = 15_000): Promise<number | null> {
+    const [code] = await exited(this.child, ms)
+    const forced = /^.*exiting with handles still open.*$/m.exec(this.stderr)
+    if (forced != null) throw new Error(`pigeon start's process did not end on its own after its node stopped: ${forced[0]}`)
     return code
   }
 }

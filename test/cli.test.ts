@@ -226,8 +226,7 @@ describe('pigeon CLI against running nodes', () => {
   it('stop ends the node, removes the control file, and the peer id survives a restart', async () => {
     const stopped = await as(bobDir, 'stop')
     assert.equal(stopped.code, 0, stopped.stderr + '\n--- bob:\n' + bob.stderr)
-    await exited(bob.child, 15_000)
-    assert.equal(bob.child.exitCode, 0)
+    assert.equal(await bob.exit(), 0, bob.stderr)
     await assert.rejects(stat(join(bobDir, 'control.json')), { code: 'ENOENT' })
     const before = bob.info.peerId
     bob = await Daemon.start(bobDir)

@@ -161,7 +161,7 @@ describe('crash safety (SIGKILL)', () => {
         // Refused or cut off by the shutdown: not accepted, so nothing was promised.
       }
     })
-    const [code] = await exited(alice.d.child, 20_000)
+    const code = await alice.d.exit(20_000)
     await Promise.all(sends)
     assert.equal(code, 0, alice.d.stderr)
     assert.ok(Date.now() - started < 20_000, 'stopped within a bounded time')

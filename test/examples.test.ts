@@ -2,7 +2,8 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { exited } from './cli-helpers.js'
+import { exited, Lines } from './cli-helpers.js'
+import { tempDir } from './helpers.js'
 
 describe('examples', () => {
   it('npm run demo shows a conversation with delivery and read receipts, then offline delivery through a relay', async () => {
@@ -41,5 +42,22 @@ describe('examples', () => {
     assert.match(out, /bob joined "friends"$/m)
     assert.match(out, /bob sees in friends: "Welcome to the group, Bob\." by alice$/m)
     assert.match(out, /bob's view of "friends": \["Welcome to the group, Bob\.","Groups too, and no server\."\]$/m)
+  })
+
+  it('the embedding example stops its node on SIGTERM and its process ends on its own', async () => {
+    const tmp = await tempDir()
+    try {
+      const embed = spawn(process.execPath, [fileURLToPath(new URL('../examples/embed.js', import.meta.url)), tmp.dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let err = ''
+      embed.stderr.setEncoding('utf8').on('data', (d: string) => { err += d })
+      const card = await new Lines(embed).next(l => l.startsWith('card:'))
+      assert.match(card, /pigeon-card:/)
+      embed.kill('SIGTERM')
+      const [code, signal] = await exited(embed, 15_000)
+      assert.equal(signal, null, 'ended by itself, not by the signal')
+      assert.equal(code, 0, err)
+    } finally {
+      await tmp.cleanup()
+    }
   })
 })
