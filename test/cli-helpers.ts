@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
 export const PIGEON_BIN = fileURLToPath(new URL('../cli/pigeon.js', import.meta.url))
+const HANDLE_TRACKER = fileURLToPath(new URL('./support/handle-tracker.js', import.meta.url))
 
 export interface CliResult {
   code: number | null
@@ -100,8 +101,10 @@ export class Daemon {
   /** Starts a node on loopback TCP (and WebSockets) with OS-chosen ports; resolves once it is up. */
   static async start (dataDir: string, options: { args?: string[], env?: NodeJS.ProcessEnv, listen?: string[], bin?: string } = {}): Promise<Daemon> {
     const listen = options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
-    const child = spawn(process.execPath, [options.bin ?? PIGEON_BIN, '--json', '--data-dir', dataDir, 'start', '--listen', ...listen, '--durability', 'os', ...(options.args ?? [])], {
-      env: { ...process.env, ...options.env },
+    // The handle tracker names, should the CLI's exit grace have to end the process, what was
+    // left open and where it was created (Daemon.exit fails on it).
+    const child = spawn(process.execPath, ['--import', HANDLE_TRACKER, options.bin ?? PIGEON_BIN, '--json', '--data-dir', dataDir, 'start', '--listen', ...listen, '--durability', 'os', ...(options.args ?? [])], {
+      env: { ...process.env, HANDLE_TRACKER_REPORT_AT_EXIT: '1', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe']
     })
     let stderr = ''
@@ -144,7 +147,7 @@ export class Daemon {
   async exit (ms = 15_000): Promise<number | null> {
     const [code] = await exited(this.child, ms)
     const forced = /^.*exiting with handles still open.*$/m.exec(this.stderr)
-    if (forced != null) throw new Error(`pigeon start's process did not end on its own after its node stopped: ${forced[0]}`)
+    if (forced != null) throw new Error(`pigeon start's process did not end on its own after its node stopped: ${forced[0]}\n${this.stderr.slice(this.stderr.indexOf('open handles at exit'))}`)
     return code
   }
 }

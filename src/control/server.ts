@@ -257,7 +257,10 @@ export class ControlServer {
     const buffered: InboxRecord[] = []
     const bufferedPosts: ChannelMessageView[] = []
     let live = false
-    const write = (event: string, data: unknown): void => { res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) }
+    // Nothing is written once the stream ended (the daemon stopping, or the client gone).
+    const write = (event: string, data: unknown): void => {
+      if (!res.writableEnded && !res.destroyed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    }
     const sendMessage = (record: InboxRecord): void => {
       if (record.seq <= lastSeq) return
       if (fromPeer != null && record.from !== fromPeer) return
@@ -281,13 +284,17 @@ export class ControlServer {
       else bufferedPosts.push(evt.detail)
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
+    // Listened for before any await: a stream that closes while its backlog is read (the client
+    // leaves, or the daemon stops and ends it) must still reach the cleanup below, or its
+    // heartbeat timer would keep a stopped daemon's process alive.
+    const closed = new Promise<void>(resolve => { res.once('close', resolve) })
     res.write(': pigeon events\n\n')
     node.addEventListener('message', onMessage)
     node.addEventListener('receipt', onReceipt)
     node.addEventListener('outbox', onOutbox)
     node.addEventListener('channel:message', onPost)
     this.streams.add(res)
-    const heartbeat = setInterval(() => { res.write(': keep-alive\n\n') }, 15_000)
+    const heartbeat = setInterval(() => { if (!res.writableEnded) res.write(': keep-alive\n\n') }, 15_000)
     try {
       if (after != null) {
         for (const record of await node.inbox({ afterSeq: after, from })) sendMessage(record)
@@ -301,7 +308,7 @@ export class ControlServer {
       for (const record of buffered) sendMessage(record)
       for (const message of bufferedPosts) sendPost(message)
       live = true
-      await new Promise<void>(resolve => { res.once('close', resolve) })
+      await closed
     } finally {
       clearInterval(heartbeat)
       this.streams.delete(res)
