@@ -38,7 +38,11 @@ it('closes what it opens', async () => {
 })
 `
 
-async function runGuarded (file: string): Promise<{ code: number | null, output: string }> {
+async function runGuarded (source: string, cleanups: Array<() => Promise<void>>): Promise<{ code: number | null, output: string }> {
+  const tmp = await tempDir()
+  cleanups.push(tmp.cleanup)
+  const file = join(tmp.dir, 'fixture.test.mjs')
+  await writeFile(file, source)
   // Without the runner's context variable, the child is a test run of its own, not a nested one.
   const { NODE_TEST_CONTEXT: _nested, ...env } = process.env
   const child = spawn(process.execPath, ['--test', '--import', GUARD, file], {
@@ -57,25 +61,17 @@ describe('leak guard', () => {
   after(async () => { for (const c of cleanups) await c() })
 
   it('fails a test file that leaves a handle open, naming each handle and where it was created', async () => {
-    const tmp = await tempDir()
-    cleanups.push(tmp.cleanup)
-    const file = join(tmp.dir, 'leaky.test.mjs')
-    await writeFile(file, LEAKY)
-    const { code, output } = await runGuarded(file)
+    const { code, output } = await runGuarded(LEAKY, cleanups)
     assert.notEqual(code, 0, output)
     assert.match(output, /LEAK: process still alive 300 ms after its last test/)
-    assert.match(output, /--- Timeout .*created at:\n\s+at startPoller \(.*leaky\.test\.mjs:4/)
+    assert.match(output, /--- Timeout .*created at:\n\s+at startPoller \(.*fixture\.test\.mjs:4/)
     const port = /PORT (\d+)/.exec(output)?.[1]
     assert.ok(port != null, output)
     assert.match(output, new RegExp(`--- TCPSERVERWRAP \\[local 127\\.0\\.0\\.1:${port}\\]`))
   })
 
   it('lets a test file that closes what it opened exit at once, with no report', async () => {
-    const tmp = await tempDir()
-    cleanups.push(tmp.cleanup)
-    const file = join(tmp.dir, 'clean.test.mjs')
-    await writeFile(file, CLEAN)
-    const { code, output } = await runGuarded(file)
+    const { code, output } = await runGuarded(CLEAN, cleanups)
     assert.equal(code, 0, output)
     assert.match(output, /pass 1/)
     assert.doesNotMatch(output, /LEAK/)

@@ -149,6 +149,21 @@ function harness (opts: {
   return { outbox, clock, changes, attempts, deposits }
 }
 
+/** A started outbox with one message queued for a peer that fails every delivery until `reachable()`. */
+async function awayThenBack (): Promise<{ h: Harness, r: OutboxRecord, reachable: () => void }> {
+  let fail = true
+  const h = harness({
+    deliver: async (ids) => {
+      if (fail) throw new Error('dial failed')
+      return { accepted: ids, rejected: [], timestamp: 0 }
+    }
+  })
+  await h.outbox.start()
+  const r = record(peer)
+  h.outbox.enqueue(r)
+  return { h, r, reachable: () => { fail = false } }
+}
+
 const storedAt = (relay: string) => (ids: string[]): DepositReport => ({ stored: new Map(ids.map(id => [id, [relay]])), refused: new Map() })
 
 describe('outbox scheduler (fake clock)', () => {
@@ -157,16 +172,7 @@ describe('outbox scheduler (fake clock)', () => {
   })
 
   it('retries after the backoff on the clock, not before, and delivers', async () => {
-    let fail = true
-    const h = harness({
-      deliver: async (ids) => {
-        if (fail) throw new Error('dial failed')
-        return { accepted: ids, rejected: [], timestamp: 0 }
-      }
-    })
-    await h.outbox.start()
-    const r = record(peer)
-    h.outbox.enqueue(r)
+    const { h, r, reachable } = await awayThenBack()
     const queued = await h.changes.next(c => c.id === r.id && c.state === 'queued', 'first attempt fails')
     assert.equal(queued.attempts, 1)
     assert.equal(queued.lastError, 'dial failed')
@@ -177,7 +183,7 @@ describe('outbox scheduler (fake clock)', () => {
 
     h.clock.advance(RETRY_MIN * 0.8 - 1)
     assert.equal(h.attempts.length, 1, 'no retry before the backoff ends')
-    fail = false
+    reachable()
     h.clock.advance(RETRY_MIN * 0.4 + 1)
     const delivered = await h.changes.next(c => c.id === r.id && c.state === 'delivered', 'retry delivers')
     assert.equal(delivered.deliveredAt, h.clock.now())
@@ -207,19 +213,10 @@ describe('outbox scheduler (fake clock)', () => {
   })
 
   it('a peer that connects gets its mail at once, whatever its backoff', async () => {
-    let fail = true
-    const h = harness({
-      deliver: async (ids) => {
-        if (fail) throw new Error('dial failed')
-        return { accepted: ids, rejected: [], timestamp: 0 }
-      }
-    })
-    await h.outbox.start()
-    const r = record(peer)
-    h.outbox.enqueue(r)
+    const { h, r, reachable } = await awayThenBack()
     await h.changes.next(c => c.id === r.id && c.state === 'queued', 'first attempt fails')
     await h.clock.armed()
-    fail = false
+    reachable()
     h.outbox.kick(peer)
     await h.changes.next(c => c.id === r.id && c.state === 'delivered', 'kick delivers')
     assert.equal(h.clock.timers.size, 0, 'the retry timer went with the backoff')
