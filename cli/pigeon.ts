@@ -15,6 +15,7 @@ import { backupCommand, restoreCommand } from './backup.js'
 import { channelLine, channelMessageLine, contactLine, inboxLine, memberLine, outboxLine, statusText } from './format.js'
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../src/ops/log.js'
 import { SETTINGS, SETTING_KEYS, configPath, configValues, daemonOptions, loadConfig, type Config, type SettingKey, type SettingValue } from '../src/config/index.js'
+import { announceProblem } from '../src/network/announce.js'
 
 /** How long a stopped node's process may linger before it exits anyway. */
 const EXIT_GRACE_MS = 2_000
@@ -60,6 +61,7 @@ function count (flag: string): (value: string) => number {
 /** `pigeon start`'s flags; a flag not given is undefined, so the config file and environment apply. */
 interface StartOptions {
   listen?: string[]
+  announce?: string[]
   apiHost?: string
   apiPort?: string
   operatorHost?: string
@@ -96,8 +98,13 @@ function startFlags (opts: StartOptions): Partial<Config> {
       throw new CliError(`--relay-allow "${id}" is not a peer id`, EXIT.USAGE)
     }
   }
+  for (const addr of opts.announce ?? []) {
+    const problem = announceProblem(addr)
+    if (problem != null) throw new CliError(`--announce ${JSON.stringify(addr)} ${problem}`, EXIT.USAGE)
+  }
   const flags: Partial<Config> = {
     listen: opts.listen,
+    announce: opts.announce,
     apiHost: opts.apiHost,
     apiPort: portFlag('--api-port', opts.apiPort),
     operatorHost: opts.operatorHost,
@@ -152,6 +159,7 @@ program.command('init')
 program.command('start')
   .description('run the node in the foreground until SIGINT or SIGTERM (creates an identity if none)')
   .option('-l, --listen <multiaddr...>', 'addresses to listen on (default: TCP and WebSockets on all interfaces, OS-chosen ports)')
+  .option('--announce <multiaddr...>', 'public addresses to publish besides the listen addresses: a cloud VM\'s, a port forward (never loopback)')
   .option('--api-host <host>', `interface for the control API${byDefault('apiHost')}`)
   .option('--api-port <port>', `port for the control API (0: chosen by the OS)${byDefault('apiPort')}`)
   .option('--operator-port <port>', 'serve /healthz, /readyz and /metrics on this port (0: chosen by the OS; default: off)')

@@ -37,6 +37,7 @@ import { PeerDirectory } from './network/peer-directory.js'
 import { depositAtRelays } from './mailbox/deposit.js'
 import { applyPortMemory, learnPorts, type PortMemory } from './network/stable-ports.js'
 import { relayListener, relayTransport, type RelayListener } from './network/relay-listener.js'
+import { announceAddrs, announcedFirst, withoutAnnounced } from './network/announce.js'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { DEFAULT_LISTEN, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
 import { DeliveryFailedError, InvalidMessageError, MessageNotFoundError, NotStartedError, TimeoutError, UnknownRecipientError } from './errors.js'
@@ -83,6 +84,13 @@ export interface PigeonInit {
    * @default DEFAULT_LISTEN: ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']
    */
   listen?: string[]
+  /**
+   * Addresses to publish besides the listen addresses, first in the contact card and in identify:
+   * the public address of a cloud VM, a container's host port, a port forward. Each one a TCP
+   * (`/tcp/N`) or WebSockets (`/tcp/N/ws`) address on /ip4, /ip6 or /dns*; never loopback, never
+   * port 0. Bad ones throw a TypeError from createNode.
+   */
+  announce?: string[]
   /**
    * Send read receipts when messages are marked read.
    *
@@ -233,6 +241,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private selfInfo?: { relays: Array<Uint8Array<ArrayBuffer>>, addrs: Array<Uint8Array<ArrayBuffer>> }
   private started = false
   private stopped = false
+  /** Addresses published without being listened on (PigeonInit.announce). */
+  private announced: Multiaddr[] = []
   /** The listen addresses as configured (port 0 included), for stable ports; undefined when off. */
   private configuredListen?: string[]
 
@@ -303,6 +313,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   /** Builds a node (not yet started): loads or creates the identity and opens the store. */
   static async create (init: PigeonInit): Promise<PigeonNode> {
     if (init.memory !== true && init.dataDir == null) throw new TypeError('createNode needs a dataDir, or memory: true')
+    const announced = announceAddrs(init.announce ?? [])
     let privateKey = init.privateKey
     let store: Store
     if (init.memory === true) {
@@ -335,7 +346,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         privateKey: key,
         connectionGater: allowed == null ? {} : { denyInboundRelayReservation: (source) => !allowed.has(source.toString()) },
         ...(init.maxConnections != null ? { connectionManager: { maxConnections: init.maxConnections } } : {}),
-        addresses: { listen: await applyPortMemory(configured, remembered) },
+        addresses: { listen: await applyPortMemory(configured, remembered), appendAnnounce: announced.map(a => a.toString()) },
         transports: [tcp(), webSockets(), relayTransport()],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
@@ -360,6 +371,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       await node.book.load()
       await node.homeRelays.load()
       await node.channels.load()
+      node.announced = announced
       node.configuredListen = init.memory === true || init.stablePorts === false ? undefined : configured
       return node
     } catch (err) {
@@ -372,7 +384,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     if (this.started) return
     if (this.stopped) throw new NotStartedError('a stopped node cannot be started again: create a new one')
     await this.libp2p.start()
-    if (this.configuredListen != null) await this.store.putMeta(PORTS_META_KEY, learnPorts(this.configuredListen, this.libp2p.getMultiaddrs()))
+    if (this.configuredListen != null) await this.store.putMeta(PORTS_META_KEY, learnPorts(this.configuredListen, withoutAnnounced(this.libp2p.getMultiaddrs(), this.announced)))
     for (const contact of this.book.list()) await this.directory.rememberContact(contact)
     this.libp2p.addEventListener('self:peer:update', () => { this.selfInfo = undefined })
     this.libp2p.addEventListener('peer:connect', (evt) => {
@@ -436,7 +448,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
 
   /** Listen addresses with this node's peer id appended. */
   addresses (): string[] {
-    return this.libp2p.getMultiaddrs().map(a => a.toString())
+    return announcedFirst(this.libp2p.getMultiaddrs(), this.announced).map(a => a.toString())
   }
 
   /** This node's signed contact card. */
@@ -458,7 +470,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
 
   /** Listen addresses without this node's own /p2p suffix, as cards and messages carry them. */
   private cardAddresses (): Multiaddr[] {
-    return this.libp2p.getMultiaddrs().slice(0, MAX_SELF_ADDRS).map(a => a.decapsulateCode(421))
+    return announcedFirst(this.libp2p.getMultiaddrs(), this.announced).slice(0, MAX_SELF_ADDRS).map(a => a.decapsulateCode(421))
   }
 
   // --- sending --------------------------------------------------------------

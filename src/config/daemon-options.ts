@@ -8,6 +8,7 @@ import type { Config } from './settings.js'
 export function daemonOptions (config: Config): Omit<DaemonInit, 'dataDir' | 'onStopped'> {
   return {
     listen: config.listen,
+    ...(config.announce != null ? { announce: config.announce } : {}),
     apiHost: config.apiHost,
     apiPort: config.apiPort,
     operatorHost: config.operatorHost,

@@ -1,0 +1,57 @@
+/**
+ * Announced addresses: public addresses a node publishes without listening on them itself, as a
+ * relay on a cloud VM, in Docker or behind port forwarding needs (its listen addresses are private
+ * ones, 0.0.0.0 or a container's). They go first in the node's contact card and in identify.
+ */
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+
+/** Why an address cannot be announced, or undefined when it can. */
+export function announceProblem (addr: string): string | undefined {
+  let ma: Multiaddr
+  try {
+    ma = multiaddr(addr)
+  } catch {
+    return 'is not a multiaddr'
+  }
+  const [host, transport] = ma.getComponents()
+  if (host == null || !['ip4', 'ip6', 'dns', 'dns4', 'dns6'].includes(host.name) || host.value == null) {
+    return 'must start with /ip4, /ip6, /dns, /dns4 or /dns6'
+  }
+  if (transport?.name !== 'tcp' || transport.value == null || Number(transport.value) === 0) {
+    return 'must name a TCP port (/tcp/N, with /ws after it for WebSockets), not port 0'
+  }
+  if (ma.getComponents().some(c => c.name === 'p2p')) return 'must not name a peer id (/p2p): the node adds its own'
+  if (isLoopback(host.name, host.value)) return 'is a loopback address: other machines cannot reach it, so it is never announced'
+  if (host.name === 'ip4' && host.value === '0.0.0.0') return 'is the unspecified address, not one peers can dial'
+  if (host.name === 'ip6' && (host.value === '::' || host.value === '0:0:0:0:0:0:0:0')) return 'is the unspecified address, not one peers can dial'
+  return undefined
+}
+
+function isLoopback (name: string, value: string): boolean {
+  if (name === 'ip4') return value.startsWith('127.')
+  if (name === 'ip6') return value === '::1' || value === '0:0:0:0:0:0:0:1'
+  return value.toLowerCase() === 'localhost' || value.toLowerCase().endsWith('.localhost')
+}
+
+/** The addresses, checked: throws naming the first one that cannot be announced. */
+export function announceAddrs (addrs: string[]): Multiaddr[] {
+  return addrs.map(addr => {
+    const problem = announceProblem(addr)
+    if (problem != null) throw new TypeError(`announce address ${JSON.stringify(addr)} ${problem}`)
+    return multiaddr(addr)
+  })
+}
+
+/** `addrs` with the announced ones first (compared without a trailing /p2p), each once. */
+export function announcedFirst (addrs: Multiaddr[], announced: Multiaddr[]): Multiaddr[] {
+  const key = (a: Multiaddr): string => a.toString().replace(/\/p2p\/[^/]+$/, '')
+  const first = new Set(announced.map(key))
+  return [...addrs.filter(a => first.has(key(a))), ...addrs.filter(a => !first.has(key(a)))]
+}
+
+/** `addrs` without the announced ones: what the node really listens on. */
+export function withoutAnnounced (addrs: Multiaddr[], announced: Multiaddr[]): Multiaddr[] {
+  const key = (a: Multiaddr): string => a.toString().replace(/\/p2p\/[^/]+$/, '')
+  const skip = new Set(announced.map(key))
+  return addrs.filter(a => !skip.has(key(a)))
+}
