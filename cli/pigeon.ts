@@ -16,6 +16,7 @@ import { channelLine, channelMessageLine, contactLine, inboxLine, memberLine, ou
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../src/ops/log.js'
 import { SETTINGS, SETTING_KEYS, configPath, configValues, daemonOptions, loadConfig, type Config, type SettingKey, type SettingValue } from '../src/config/index.js'
 import { announceProblem } from '../src/network/announce.js'
+import { qrText } from './qr.js'
 
 /** How long a stopped node's process may linger before it exits anyway. */
 const EXIT_GRACE_MS = 2_000
@@ -245,8 +246,14 @@ configCommand.command('path')
 
 program.command('id')
   .description('print the peer id, listen addresses and contact card')
-  .action(async () => {
+  .option('--qr', 'show the contact card as a QR code, for another device to scan')
+  .action(async (opts: { qr?: boolean }) => {
+    if (opts.qr === true && globals().json === true) throw new CliError('--qr draws a picture for people; use --json without it', EXIT.USAGE)
     const id = await (await client()).request<{ peerId: string, addresses: string[], card: string }>('GET', '/v1/id')
+    if (opts.qr === true) {
+      out(`${qrText(id.card)}\npeer id ${id.peerId}\ncard    ${id.card}`, id)
+      return
+    }
     out(() => [`peer id   ${id.peerId}`, `addresses ${id.addresses.join('\n          ')}`, `card      ${id.card}`].join('\n'), id)
   })
 

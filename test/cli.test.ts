@@ -5,6 +5,8 @@ import { stat, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Daemon, Lines, PIGEON_BIN, exited, pigeon } from './cli-helpers.js'
 import { tempDir } from './helpers.js'
+import { readTerminalQr } from './qr-helpers.js'
+import { decodeCard } from '../src/contacts/card.js'
 
 const json = (text: string): any => JSON.parse(text)
 
@@ -76,6 +78,24 @@ describe('pigeon CLI against running nodes', () => {
     assert.match(id.card, /^pigeon-card:[A-Za-z0-9_-]+$/)
     const human = await as(aliceDir, 'id')
     assert.match(human.stdout, new RegExp(`peer id +${alice.info.peerId}`))
+  })
+
+  it('id --qr draws the contact card as a QR code that scans back to the card printed under it', async () => {
+    const shown = await as(aliceDir, 'id', '--qr')
+    assert.equal(shown.code, 0, shown.stderr)
+    const lines = shown.stdout.replace(/\n$/, '').split('\n')
+    const at = lines.findIndex(l => l.startsWith('peer id '))
+    assert.ok(at > 10, shown.stdout)
+    assert.equal(lines[at], `peer id ${alice.info.peerId}`)
+    const card = /^card {4}(pigeon-card:\S+)$/.exec(lines[at + 1])?.[1]
+    assert.ok(card != null, shown.stdout)
+    // The card is signed afresh on every call: the code must hold the very card printed with it.
+    assert.equal(readTerminalQr(lines.slice(0, at)), card)
+    assert.equal(decodeCard(card).peerId.toString(), alice.info.peerId)
+
+    const both = await as(aliceDir, '--json', 'id', '--qr')
+    assert.equal(both.code, 2)
+    assert.equal(both.stderr, 'pigeon: --qr draws a picture for people; use --json without it\n')
   })
 
   it('the control file is owner-only and the API refuses a wrong token with 401', async () => {
