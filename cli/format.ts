@@ -92,12 +92,25 @@ function millis (ms: number | null): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`
 }
 
+/**
+ * A plain word when the node is cut off: no peer at all. Said differently when it has bootstrap
+ * peers that do not answer and when it has none to try.
+ */
+function network (s: NodeStatus): string[] {
+  if (s.peers.connected > 0) return []
+  if (s.bootstrap.length > 0) {
+    return [`network    not connected to any network: none of ${s.bootstrap.length} bootstrap peer${s.bootstrap.length === 1 ? '' : 's'} answers (check them with \`pigeon bootstrap list\`, and this machine's connection)`]
+  }
+  return ['network    not connected to any network: there is no bootstrap peer to join through. Add one with `pigeon bootstrap add <multiaddr>` (a relay\'s or a friend\'s address ending in /p2p/<peer id>), or add a contact or a home relay']
+}
+
 export function statusText (s: NodeStatus): string {
   const o = s.outbox
   return [
     `pigeon ${s.version}  peer ${s.peerId}`,
     `uptime     ${duration(s.uptimeMs)}`,
     `peers      ${s.peers.connected} connected`,
+    ...network(s),
     `outbox     ${o.queued} queued, ${o.sent} sent, ${o.delivered} delivered, ${o.read} read, ${o.failed} failed`,
     `delivery   ${s.delivery.count === 0 ? `none in the last ${duration(s.delivery.windowMs)}` : `p50 ${millis(s.delivery.p50Ms)}, p99 ${millis(s.delivery.p99Ms)} over ${s.delivery.count} in the last ${duration(s.delivery.windowMs)}`}`,
     `inbox      ${s.inbox.total} messages, ${s.inbox.unread} unread, ${s.inbox.requests} requests`,

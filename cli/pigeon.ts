@@ -14,8 +14,9 @@ import { CliError, EXIT, report } from './errors.js'
 import { backupCommand, restoreCommand } from './backup.js'
 import { channelLine, channelMessageLine, contactLine, inboxLine, memberLine, outboxLine, statusText } from './format.js'
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../src/ops/log.js'
-import { SETTINGS, SETTING_KEYS, configPath, configValues, daemonOptions, loadConfig, type Config, type SettingKey, type SettingValue } from '../src/config/index.js'
+import { SETTINGS, SETTING_KEYS, configPath, configValues, daemonOptions, editConfigFile, loadConfig, type Config, type SettingKey, type SettingValue } from '../src/config/index.js'
 import { announceProblem } from '../src/network/announce.js'
+import { bootstrapPeer, bootstrapProblem } from '../src/network/bootstrap.js'
 import { qrText } from './qr.js'
 
 /** How long a stopped node's process may linger before it exits anyway. */
@@ -63,6 +64,7 @@ function count (flag: string): (value: string) => number {
 interface StartOptions {
   listen?: string[]
   announce?: string[]
+  bootstrap?: string[]
   apiHost?: string
   apiPort?: string
   operatorHost?: string
@@ -103,9 +105,14 @@ function startFlags (opts: StartOptions): Partial<Config> {
     const problem = announceProblem(addr)
     if (problem != null) throw new CliError(`--announce ${JSON.stringify(addr)} ${problem}`, EXIT.USAGE)
   }
+  for (const addr of opts.bootstrap ?? []) {
+    const problem = bootstrapProblem(addr)
+    if (problem != null) throw new CliError(`--bootstrap ${JSON.stringify(addr)} ${problem}`, EXIT.USAGE)
+  }
   const flags: Partial<Config> = {
     listen: opts.listen,
     announce: opts.announce,
+    bootstrap: opts.bootstrap,
     apiHost: opts.apiHost,
     apiPort: portFlag('--api-port', opts.apiPort),
     operatorHost: opts.operatorHost,
@@ -160,6 +167,7 @@ program.command('init')
 program.command('start')
   .description('run the node in the foreground until SIGINT or SIGTERM (creates an identity if none)')
   .option('-l, --listen <multiaddr...>', 'addresses to listen on (default: TCP and WebSockets on all interfaces, OS-chosen ports)')
+  .option('--bootstrap <multiaddr...>', 'peers to connect to at start, to join the network (multiaddrs ending in /p2p/<peer id>)')
   .option('--announce <multiaddr...>', 'public addresses to publish besides the listen addresses: a cloud VM\'s, a port forward (never loopback)')
   .option('--api-host <host>', `interface for the control API${byDefault('apiHost')}`)
   .option('--api-port <port>', `port for the control API (0: chosen by the OS)${byDefault('apiPort')}`)
@@ -242,6 +250,46 @@ configCommand.command('path')
   .description('print the path of the config file (it need not exist)')
   .action(() => {
     out(configPath(dataDir()), { path: configPath(dataDir()) })
+  })
+
+const bootstrapCommand = program.command('bootstrap').description('peers a node connects to when it starts, to join the network (kept in the data dir\'s config.json; needs no running node)')
+bootstrapCommand.command('add')
+  .description('add a bootstrap peer; used from the next start')
+  .argument('<multiaddr>', 'where the peer is, ending in its id: /ip4/198.18.0.10/tcp/4001/p2p/12D3KooW...')
+  .action(async (addr: string) => {
+    const problem = bootstrapProblem(addr)
+    if (problem != null) throw new CliError(`${JSON.stringify(addr)} ${problem}`, EXIT.USAGE)
+    let added = false
+    await editConfigFile(dataDir(), (file) => {
+      const list = Array.isArray(file.bootstrap) ? file.bootstrap as string[] : []
+      if (list.includes(addr)) return
+      file.bootstrap = [...list, addr]
+      added = true
+    })
+    out(added ? `added bootstrap peer ${addr} (used from the next start)` : `${addr} is already a bootstrap peer`, { addr, added })
+  })
+bootstrapCommand.command('list')
+  .description('the bootstrap peers the next start uses, and where they are set')
+  .action(async () => {
+    const { bootstrap } = await loadConfig({ dataDir: dataDir(), env: process.env })
+    const list = bootstrap.value ?? []
+    const where = bootstrap.source === 'env' ? ` (from ${SETTINGS.bootstrap.env}, which overrides config.json)` : ''
+    out(() => list.length === 0 ? 'no bootstrap peers: add one with `pigeon bootstrap add <multiaddr>`' : list.join('\n') + where, { bootstrap: list, source: bootstrap.source })
+  })
+bootstrapCommand.command('remove')
+  .description('remove a bootstrap peer, by its address or its peer id')
+  .argument('<multiaddr-or-peer-id>', 'an address as listed, or the peer id it ends in')
+  .action(async (which: string) => {
+    let removed: string[] = []
+    await editConfigFile(dataDir(), (file) => {
+      const list = Array.isArray(file.bootstrap) ? file.bootstrap as string[] : []
+      removed = list.filter(a => a === which || bootstrapPeer(a) === which)
+      const kept = list.filter(a => !removed.includes(a))
+      if (kept.length > 0) file.bootstrap = kept
+      else delete file.bootstrap
+    })
+    if (removed.length === 0) throw new CliError(`${JSON.stringify(which)} is not a bootstrap peer in ${configPath(dataDir())}`)
+    out(removed.map(a => `removed bootstrap peer ${a}`).join('\n'), { removed })
   })
 
 program.command('id')

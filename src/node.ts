@@ -38,6 +38,7 @@ import { depositAtRelays } from './mailbox/deposit.js'
 import { applyPortMemory, learnPorts, type PortMemory } from './network/stable-ports.js'
 import { relayListener, relayTransport, type RelayListener } from './network/relay-listener.js'
 import { announceAddrs, announcedFirst, withoutAnnounced } from './network/announce.js'
+import { bootstrapDiscovery, bootstrapPeer, checkBootstrap } from './network/bootstrap.js'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { DEFAULT_LISTEN, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
 import { DeliveryFailedError, InvalidMessageError, MessageNotFoundError, NotStartedError, TimeoutError, UnknownRecipientError } from './errors.js'
@@ -91,6 +92,12 @@ export interface PigeonInit {
    * port 0. Bad ones throw a TypeError from createNode.
    */
   announce?: string[]
+  /**
+   * Bootstrap peers: multiaddrs ending in `/p2p/<peer id>` that the node connects to when it
+   * starts, to join the network. Dialled in the background, so an unreachable one never holds up
+   * `start()`. Bad ones throw a TypeError from createNode.
+   */
+  bootstrap?: string[]
   /**
    * Send read receipts when messages are marked read.
    *
@@ -186,6 +193,8 @@ export interface NodeStatus {
   uptimeMs: number
   addresses: string[]
   peers: { connected: number, list: string[] }
+  /** The configured bootstrap peers, and whether each is connected now. */
+  bootstrap: Array<{ addr: string, connected: boolean }>
   outbox: Record<OutboxState, number>
   inbox: { total: number, unread: number, requests: number }
   contacts: number
@@ -243,6 +252,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private stopped = false
   /** Addresses published without being listened on (PigeonInit.announce). */
   private announced: Multiaddr[] = []
+  /** Bootstrap peers' addresses (PigeonInit.bootstrap). */
+  private bootstrapPeers: string[] = []
   /** The listen addresses as configured (port 0 included), for stable ports; undefined when off. */
   private configuredListen?: string[]
 
@@ -314,6 +325,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   static async create (init: PigeonInit): Promise<PigeonNode> {
     if (init.memory !== true && init.dataDir == null) throw new TypeError('createNode needs a dataDir, or memory: true')
     const announced = announceAddrs(init.announce ?? [])
+    const bootstrapPeers = checkBootstrap(init.bootstrap ?? [])
     let privateKey = init.privateKey
     let store: Store
     if (init.memory === true) {
@@ -348,6 +360,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         ...(init.maxConnections != null ? { connectionManager: { maxConnections: init.maxConnections } } : {}),
         addresses: { listen: await applyPortMemory(configured, remembered), appendAnnounce: announced.map(a => a.toString()) },
         transports: [tcp(), webSockets(), relayTransport()],
+        peerDiscovery: bootstrapDiscovery(bootstrapPeers),
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
         ...(init.metrics != null ? { metrics: init.metrics } : {}),
@@ -372,6 +385,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       await node.homeRelays.load()
       await node.channels.load()
       node.announced = announced
+      node.bootstrapPeers = bootstrapPeers
       node.configuredListen = init.memory === true || init.stablePorts === false ? undefined : configured
       return node
     } catch (err) {
@@ -749,6 +763,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       uptimeMs: this.started ? Date.now() - this.startedAt : 0,
       addresses: this.addresses(),
       peers: { connected: peers.length, list: peers },
+      bootstrap: this.bootstrapPeers.map(addr => ({ addr, connected: connected.has(bootstrapPeer(addr)) })),
       outbox,
       inbox: await this.store.countIncoming(),
       contacts: this.book.size,

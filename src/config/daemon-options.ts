@@ -9,6 +9,7 @@ export function daemonOptions (config: Config): Omit<DaemonInit, 'dataDir' | 'on
   return {
     listen: config.listen,
     ...(config.announce != null ? { announce: config.announce } : {}),
+    ...(config.bootstrap != null ? { bootstrap: config.bootstrap } : {}),
     apiHost: config.apiHost,
     apiPort: config.apiPort,
     operatorHost: config.operatorHost,

@@ -11,6 +11,7 @@ import { DEFAULT_OPERATOR_HOST } from '../ops/constants.js'
 import { DEFAULT_LOG_LEVEL, LOG_FORMATS, LOG_LEVELS } from '../ops/log.js'
 import { DAY_MS, LIBP2P_DEFAULT_MAX_CONNECTIONS } from './constants.js'
 import { announceProblem } from '../network/announce.js'
+import { bootstrapProblem } from '../network/bootstrap.js'
 
 /** A value as the config file holds it: settings are flat and JSON-typed. */
 export type SettingValue = string | number | boolean | string[] | null
@@ -99,23 +100,26 @@ function list (item: (s: string) => void, what: string): Kind<string[]> {
 
 const multiaddrs = list((s) => { multiaddr(s) }, 'multiaddrs')
 
-/** Addresses to announce: each one a dialable, non-loopback TCP or WebSockets address. */
-const announceList: Kind<string[]> = {
-  fromJson: (v) => {
-    const items = Array.isArray(v) && v.every(s => typeof s === 'string') ? v : must('a non-empty list of multiaddrs')
-    return checkAnnounce(items)
-  },
-  fromText: (text) => checkAnnounce(text.split(/[\s,]+/).filter(s => s !== ''))
+/** A non-empty list of multiaddrs, each of which `problem` accepts (it says why it does not). */
+function checkedAddrs (problem: (addr: string) => string | undefined): Kind<string[]> {
+  const check = (items: string[]): string[] => {
+    if (items.length === 0) must('a non-empty list of multiaddrs')
+    for (const s of items) {
+      const why = problem(s)
+      if (why != null) throw new BadValue(`${JSON.stringify(s)} ${why}`)
+    }
+    return items
+  }
+  return {
+    fromJson: (v) => check(Array.isArray(v) && v.every(s => typeof s === 'string') ? v : must('a non-empty list of multiaddrs')),
+    fromText: (text) => check(text.split(/[\s,]+/).filter(s => s !== ''))
+  }
 }
 
-function checkAnnounce (items: string[]): string[] {
-  if (items.length === 0) must('a non-empty list of multiaddrs')
-  for (const s of items) {
-    const problem = announceProblem(s)
-    if (problem != null) throw new BadValue(`${JSON.stringify(s)} ${problem}`)
-  }
-  return items
-}
+/** Addresses to announce: each one a dialable, non-loopback TCP or WebSockets address. */
+const announceList = checkedAddrs(announceProblem)
+/** Bootstrap peers: each address ends in its peer's id. */
+const bootstrapList = checkedAddrs(bootstrapProblem)
 const peerIds = list((s) => { peerIdFromString(s) }, 'peer ids')
 
 /**
@@ -125,6 +129,7 @@ const peerIds = list((s) => { peerIdFromString(s) }, 'peer ids')
 export const SETTINGS = {
   listen: { env: 'PIGEON_LISTEN', flag: '--listen', default: DEFAULT_LISTEN, description: 'addresses to listen on (multiaddrs)', ...multiaddrs },
   announce: { env: 'PIGEON_ANNOUNCE', flag: '--announce', default: null, none: 'none', description: 'public addresses to publish besides the listen addresses, e.g. a cloud VM\'s or a port forward (multiaddrs; never loopback)', ...nullable(announceList) },
+  bootstrap: { env: 'PIGEON_BOOTSTRAP', flag: '--bootstrap', default: null, none: 'none', description: 'peers to connect to at start, to join the network (multiaddrs ending in /p2p/<peer id>)', ...nullable(bootstrapList) },
   apiHost: { env: 'PIGEON_API_HOST', flag: '--api-host', default: '127.0.0.1', description: 'interface of the control API', ...host },
   apiPort: { env: 'PIGEON_API_PORT', flag: '--api-port', default: 0, description: 'port of the control API (0: chosen by the OS)', ...port },
   operatorHost: { env: 'PIGEON_OPERATOR_HOST', flag: '--operator-host', default: DEFAULT_OPERATOR_HOST, description: 'interface of the operator endpoint (needs operatorPort)', ...host },
