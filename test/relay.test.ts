@@ -174,6 +174,9 @@ describe('relays', () => {
     relay = await nodes.node({ relay: true, dataDir: relayDir })
     await again
     assert.ok(circuit())
+    // The address is backed by a reservation the restarted relay really holds.
+    const server = (relay.libp2p.services as unknown as { circuitRelay: { reservations: { has: (peer: unknown) => boolean } } }).circuitRelay
+    assert.ok(server.reservations.has(bob.peerId), 'the restarted relay holds a reservation for bob')
   })
 
   it('a relay with an allow-list serves circuit reservations to those peers only', async () => {

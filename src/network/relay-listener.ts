@@ -22,6 +22,11 @@ export interface RelayListenerComponents {
   logger: ComponentLogger
 }
 
+/** What the relay listener uses of libp2p's circuit relay reservation store. */
+interface ReservationStoreLike {
+  addRelay(peer: PeerId, type: 'configured'): Promise<unknown>
+}
+
 export class RelayListener implements Startable {
   private readonly components: RelayListenerComponents
   private readonly log: Logger
@@ -63,20 +68,41 @@ export class RelayListener implements Startable {
   }
 
   /**
-   * Reserves a slot on the relay at `relayAddr` (ending in /p2p/<relay>). Idempotent while the
-   * reservation holds; after the relay restarts (the reservation is gone with it) it reserves again.
+   * Reserves a slot on the relay at `relayAddr` (ending in /p2p/<relay>); called whenever a
+   * connection to that relay opens. The first time, it listens on the relay's circuit address.
+   * After that, the address is still listed even when its reservation is stale: one answered just
+   * as the relay shut down outlives its connection inside libp2p, and a restarted relay has
+   * forgotten it. So the reservation is renewed through libp2p's reservation store, which keeps
+   * one whose connection is still open and replaces one whose connection is gone.
    */
   async listenVia (relayAddr: string): Promise<void> {
     if (!this.running) return
     const circuit = `${relayAddr}/p2p-circuit`
     const relay = relayAddr.slice(relayAddr.lastIndexOf('/p2p/') + 5)
-    const reserved = this.components.transportManager.getAddrs().some(a => a.toString().includes(`/p2p/${relay}/p2p-circuit`))
-    if (reserved || this.pending.has(circuit)) return
-    const done = this.components.transportManager.listen([multiaddr(circuit)])
-      .catch((err: Error) => { this.log('no reservation on %s: %s', relayAddr, err.message) })
+    if (this.pending.has(circuit)) return
+    const listed = this.components.transportManager.getAddrs().some(a => a.toString().includes(`/p2p/${relay}/p2p-circuit`))
+    const store = this.reservationStore()
+    if (listed && store == null) return
+    const work = listed && store != null
+      ? store.addRelay(peerIdFromString(relay), 'configured')
+      : this.components.transportManager.listen([multiaddr(circuit)])
+    const done = work
+      .then(() => {}, (err: Error) => { this.log('no reservation on %s: %s', relayAddr, err.message) })
       .finally(() => { this.pending.delete(circuit) })
     this.pending.set(circuit, { relay, done })
     await done
+  }
+
+  /**
+   * The circuit relay transport's reservation store. Its `reservationStore` field is public in
+   * @libp2p/circuit-relay-v2's type declarations but not re-exported, so it is found by shape.
+   */
+  private reservationStore (): ReservationStoreLike | undefined {
+    for (const transport of this.components.transportManager.getTransports()) {
+      const store = (transport as { reservationStore?: Partial<ReservationStoreLike> }).reservationStore
+      if (typeof store?.addRelay === 'function') return store as ReservationStoreLike
+    }
+    return undefined
   }
 }
 
