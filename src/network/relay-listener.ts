@@ -22,6 +22,11 @@ export interface RelayListenerComponents {
   logger: ComponentLogger
 }
 
+/** How long stopping waits for the connections to relays with reservations in flight to close. */
+const STOP_CLOSE_MS = 1_000
+/** How long stopping then waits for those reservations to settle. */
+const STOP_SETTLE_MS = 3_000
+
 /** What the relay listener uses of libp2p's circuit relay reservation store. */
 interface ReservationStoreLike {
   addRelay(peer: PeerId, type: 'configured'): Promise<unknown>
@@ -55,12 +60,20 @@ export class RelayListener implements Startable {
     const inFlight = [...this.pending.values()]
     if (inFlight.length === 0) return
     const relays = new Set(inFlight.map(p => p.relay))
+    // Bounded: libp2p's closeConnections waits for a 'close' event that a connection already
+    // closing may never send again; on the deadline it aborts the connection instead.
     await Promise.all([...relays].map(async relay => {
       let peer: PeerId
       try { peer = peerIdFromString(relay) } catch { return }
-      await this.components.connectionManager.closeConnections(peer).catch(() => {})
+      await this.components.connectionManager.closeConnections(peer, { signal: AbortSignal.timeout(STOP_CLOSE_MS) }).catch(() => {})
     }))
-    await Promise.all(inFlight.map(async p => p.done))
+    // With their connections gone, reservations in flight fail fast; one that redials a relay that
+    // does not answer is not waited for past the deadline, so stopping stays bounded.
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const deadline = new Promise<'late'>(resolve => { timer = setTimeout(() => { resolve('late') }, STOP_SETTLE_MS) })
+    const outcome = await Promise.race([Promise.all(inFlight.map(async p => p.done)), deadline])
+    clearTimeout(timer)
+    if (outcome === 'late') this.log('stopping with %d relay reservation(s) still in flight', this.pending.size)
   }
 
   stop (): void {
