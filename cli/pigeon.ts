@@ -17,6 +17,7 @@ import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../src/ops/log.js'
 import { SETTINGS, SETTING_KEYS, configPath, configValues, daemonOptions, editConfigFile, loadConfig, type Config, type SettingKey, type SettingValue } from '../src/config/index.js'
 import { announceProblem } from '../src/network/announce.js'
 import { bootstrapPeer, bootstrapProblem } from '../src/network/bootstrap.js'
+import { firstBadAddr } from '../src/network/addrs.js'
 import { qrText } from './qr.js'
 
 /** How long a stopped node's process may linger before it exits anyway. */
@@ -101,13 +102,9 @@ function startFlags (opts: StartOptions): Partial<Config> {
       throw new CliError(`--relay-allow "${id}" is not a peer id`, EXIT.USAGE)
     }
   }
-  for (const addr of opts.announce ?? []) {
-    const problem = announceProblem(addr)
-    if (problem != null) throw new CliError(`--announce ${JSON.stringify(addr)} ${problem}`, EXIT.USAGE)
-  }
-  for (const addr of opts.bootstrap ?? []) {
-    const problem = bootstrapProblem(addr)
-    if (problem != null) throw new CliError(`--bootstrap ${JSON.stringify(addr)} ${problem}`, EXIT.USAGE)
+  for (const [flag, addrs, problem] of [['--announce', opts.announce, announceProblem], ['--bootstrap', opts.bootstrap, bootstrapProblem]] as const) {
+    const bad = firstBadAddr(addrs ?? [], problem)
+    if (bad != null) throw new CliError(`${flag} ${JSON.stringify(bad.addr)} ${bad.why}`, EXIT.USAGE)
   }
   const flags: Partial<Config> = {
     listen: opts.listen,

@@ -12,6 +12,7 @@ import { DEFAULT_LOG_LEVEL, LOG_FORMATS, LOG_LEVELS } from '../ops/log.js'
 import { DAY_MS, LIBP2P_DEFAULT_MAX_CONNECTIONS } from './constants.js'
 import { announceProblem } from '../network/announce.js'
 import { bootstrapProblem } from '../network/bootstrap.js'
+import { firstBadAddr } from '../network/addrs.js'
 
 /** A value as the config file holds it: settings are flat and JSON-typed. */
 export type SettingValue = string | number | boolean | string[] | null
@@ -104,10 +105,8 @@ const multiaddrs = list((s) => { multiaddr(s) }, 'multiaddrs')
 function checkedAddrs (problem: (addr: string) => string | undefined): Kind<string[]> {
   const check = (items: string[]): string[] => {
     if (items.length === 0) must('a non-empty list of multiaddrs')
-    for (const s of items) {
-      const why = problem(s)
-      if (why != null) throw new BadValue(`${JSON.stringify(s)} ${why}`)
-    }
+    const bad = firstBadAddr(items, problem)
+    if (bad != null) throw new BadValue(`${JSON.stringify(bad.addr)} ${bad.why}`)
     return items
   }
   return {

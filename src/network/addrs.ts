@@ -15,3 +15,12 @@ export function parseAddrs (list: Uint8Array[], relay: boolean): string[] {
   }
   return out
 }
+
+/** The first of `addrs` that `problem` refuses, with its reason; undefined when all pass. */
+export function firstBadAddr (addrs: string[], problem: (addr: string) => string | undefined): { addr: string, why: string } | undefined {
+  for (const addr of addrs) {
+    const why = problem(addr)
+    if (why != null) return { addr, why }
+  }
+  return undefined
+}

@@ -4,6 +4,7 @@
  * ones, 0.0.0.0 or a container's). They go first in the node's contact card and in identify.
  */
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { firstBadAddr } from './addrs.js'
 
 /** Why an address cannot be announced, or undefined when it can. */
 export function announceProblem (addr: string): string | undefined {
@@ -35,23 +36,22 @@ function isLoopback (name: string, value: string): boolean {
 
 /** The addresses, checked: throws naming the first one that cannot be announced. */
 export function announceAddrs (addrs: string[]): Multiaddr[] {
-  return addrs.map(addr => {
-    const problem = announceProblem(addr)
-    if (problem != null) throw new TypeError(`announce address ${JSON.stringify(addr)} ${problem}`)
-    return multiaddr(addr)
-  })
+  const bad = firstBadAddr(addrs, announceProblem)
+  if (bad != null) throw new TypeError(`announce address ${JSON.stringify(bad.addr)} ${bad.why}`)
+  return addrs.map(addr => multiaddr(addr))
 }
 
-/** `addrs` with the announced ones first (compared without a trailing /p2p), each once. */
+/** An address as announced: without the node's own trailing /p2p. */
+const bare = (a: Multiaddr): string => a.decapsulateCode(421).toString()
+
+/** `addrs` with the announced ones first, each once. */
 export function announcedFirst (addrs: Multiaddr[], announced: Multiaddr[]): Multiaddr[] {
-  const key = (a: Multiaddr): string => a.toString().replace(/\/p2p\/[^/]+$/, '')
-  const first = new Set(announced.map(key))
-  return [...addrs.filter(a => first.has(key(a))), ...addrs.filter(a => !first.has(key(a)))]
+  const rest = withoutAnnounced(addrs, announced)
+  return [...addrs.filter(a => !rest.includes(a)), ...rest]
 }
 
 /** `addrs` without the announced ones: what the node really listens on. */
 export function withoutAnnounced (addrs: Multiaddr[], announced: Multiaddr[]): Multiaddr[] {
-  const key = (a: Multiaddr): string => a.toString().replace(/\/p2p\/[^/]+$/, '')
-  const skip = new Set(announced.map(key))
-  return addrs.filter(a => !skip.has(key(a)))
+  const skip = new Set(announced.map(bare))
+  return addrs.filter(a => !skip.has(bare(a)))
 }

@@ -7,6 +7,7 @@
 import { bootstrap } from '@libp2p/bootstrap'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { firstBadAddr } from './addrs.js'
 
 /** Delay from start to the first bootstrap dials: none, start has already returned by then. */
 const BOOTSTRAP_DELAY_MS = 0
@@ -35,10 +36,8 @@ export function bootstrapProblem (addr: string): string | undefined {
 
 /** The addresses, checked: throws naming the first that cannot be a bootstrap peer. */
 export function checkBootstrap (addrs: string[]): string[] {
-  for (const addr of addrs) {
-    const problem = bootstrapProblem(addr)
-    if (problem != null) throw new TypeError(`bootstrap address ${JSON.stringify(addr)} ${problem}`)
-  }
+  const bad = firstBadAddr(addrs, bootstrapProblem)
+  if (bad != null) throw new TypeError(`bootstrap address ${JSON.stringify(bad.addr)} ${bad.why}`)
   return addrs
 }
 

@@ -94,11 +94,14 @@ export class RelayListener implements Startable {
     const relay = relayAddr.slice(relayAddr.lastIndexOf('/p2p/') + 5)
     if (this.pending.has(circuit)) return
     const listed = this.components.transportManager.getAddrs().some(a => a.toString().includes(`/p2p/${relay}/p2p-circuit`))
-    const store = this.reservationStore()
-    if (listed && store == null) return
-    const work = listed && store != null
-      ? store.addRelay(peerIdFromString(relay), 'configured')
-      : this.components.transportManager.listen([multiaddr(circuit)])
+    let work: Promise<unknown>
+    if (!listed) {
+      work = this.components.transportManager.listen([multiaddr(circuit)])
+    } else {
+      const store = this.reservationStore()
+      if (store == null) return
+      work = store.addRelay(peerIdFromString(relay), 'configured')
+    }
     const done = work
       .then(() => {}, (err: Error) => { this.log('no reservation on %s: %s', relayAddr, err.message) })
       .finally(() => { this.pending.delete(circuit) })
