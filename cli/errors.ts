@@ -19,6 +19,8 @@ export class CliError extends Error {
 export function exitCodeFor (err: any): number {
   if (err instanceof CliError) return err.exitCode
   if (err?.name === 'NodeNotRunningError') return EXIT.NOT_RUNNING
+  // Not a mistake of the user's: nobody published that peer's card (yet).
+  if (err?.remoteName === 'PeerNotFoundError' || err?.name === 'PeerNotFoundError') return EXIT.ERROR
   if (err?.name === 'ConfigError') return EXIT.USAGE
   if (err?.name === 'TimeoutError' || err?.status === 408) return EXIT.TIMEOUT
   if (err?.status === 400 || err?.status === 404) return EXIT.USAGE

@@ -91,6 +91,12 @@ export class TimeoutError extends PigeonError {
   override name = 'TimeoutError'
 }
 
+/** A peer id whose card nobody has published on the DHT (or not found before the deadline). */
+export class PeerNotFoundError extends PigeonError {
+  static override name = 'PeerNotFoundError'
+  override name = 'PeerNotFoundError'
+}
+
 /** The CLI found no running node for the data dir. */
 export class NodeNotRunningError extends PigeonError {
   static override name = 'NodeNotRunningError'

@@ -27,7 +27,12 @@ import { DEFAULT_SWEEP_INTERVAL_MS } from './mailbox/constants.js'
 import { Body, Envelope } from './dm/pb/dm.js'
 import { seal, MAX_RECEIPT_REFS } from './crypto/envelope.js'
 import { localKeys, peerKeys, type LocalKeys } from './crypto/keys.js'
-import { encodeCard } from './contacts/card.js'
+import { CARD_PREFIX, cardText, decodeCard, encodeCard, encodeCardBytes, type ContactCard } from './contacts/card.js'
+import { CardRecords, CARD_RECORD_TTL_MS } from './discovery/card-records.js'
+import { DHT_ADDRESSES, DHT_MODES, pigeonDht, type DhtAddresses, type DhtMode, type KadDHT } from './discovery/dht.js'
+import { Discovery, type DiscoveryStatus } from './discovery/discovery.js'
+import type { PublishState } from './discovery/card-publisher.js'
+import { LOOKUP_TIMEOUT_MS, type LookupStats } from './discovery/card-lookup.js'
 import { ContactBook } from './contacts/contact-book.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
 import { Store, type Durability, type InboxQuery } from './store/store.js'
@@ -41,7 +46,7 @@ import { announceAddrs, announcedFirst, withoutAnnounced } from './network/annou
 import { bootstrapDiscovery, bootstrapPeer, checkBootstrap } from './network/bootstrap.js'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { DEFAULT_LISTEN, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
-import { DeliveryFailedError, InvalidMessageError, MessageNotFoundError, NotStartedError, TimeoutError, UnknownRecipientError } from './errors.js'
+import { ContactError, DeliveryFailedError, InvalidMessageError, MessageNotFoundError, NotStartedError, PeerNotFoundError, TimeoutError, UnknownRecipientError } from './errors.js'
 import { VERSION } from './version.js'
 import { Channels, ChannelStore, ChannelArchive, ArchiveStore, ChannelTopics, pigeonGossipsub, history, type HistoryService, type ChannelMessageView, type ChannelInfo, type ChannelRejection } from './channels/index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -57,6 +62,8 @@ interface NodeServices extends Record<string, unknown> {
   relayListener: RelayListener
   pubsub: GossipSub
   history: HistoryService
+  /** Absent when the DHT is off. */
+  dht?: KadDHT
 }
 
 /**
@@ -98,6 +105,22 @@ export interface PigeonInit {
    * `start()`. Bad ones throw a TypeError from createNode.
    */
   bootstrap?: string[]
+  /**
+   * The DHT (docs/architecture.md, "Discovery"): 'server' answers queries and stores card records
+   * for others; 'client' only asks; 'auto' is a client that becomes a server once the node has a
+   * public address (a relay in 'auto' is a server from the start); 'off' runs no DHT, so nobody
+   * can find this node by its peer id and it finds nobody.
+   *
+   * @default 'auto'
+   */
+  dht?: DhtMode
+  /**
+   * Which peer addresses the DHT passes on: 'public' drops loopback and private ones, as a DHT
+   * across the internet must; 'all' keeps them, for a network inside one LAN or a test lab.
+   *
+   * @default 'public'
+   */
+  dhtAddresses?: DhtAddresses
   /**
    * Send read receipts when messages are marked read.
    *
@@ -185,6 +208,8 @@ export interface PigeonEvents {
   'channel:update': CustomEvent<ChannelInfo>
   /** A channel frame failed validation and was dropped; its sender's gossipsub score went down. */
   'channel:rejected': CustomEvent<ChannelRejection>
+  /** This node's card was stored on the DHT (at start, after a change, and every few hours). */
+  'card:published': CustomEvent<PublishState>
 }
 
 export interface NodeStatus {
@@ -208,6 +233,8 @@ export interface NodeStatus {
   channels: { active: number, received: number, rejected: number, posted: number, published: number, pending: number }
   /** Send-to-delivered latency of this node's messages over the last minutes (this node's clock). */
   delivery: LatencySummary
+  /** The DHT: mode, servers known, this node's published card, records refused. */
+  dht: DiscoveryStatus
 }
 
 const OUTBOX_BODY_KIND: Record<OutboxRecord['kind'], number> = {
@@ -219,6 +246,13 @@ const OUTBOX_BODY_KIND: Record<OutboxRecord['kind'], number> = {
 
 /** Own addresses put in a card or a message body: a card holds up to 32. */
 const MAX_SELF_ADDRS = 16
+
+/** A peer's card is looked up again after a failed delivery at most this often. */
+const CARD_REFRESH_INTERVAL_MS = 60_000
+/** How long such a lookup may hold up the fallback to the peer's relays. */
+const CARD_REFRESH_TIMEOUT_MS = 5000
+/** Peers whose last refresh time is remembered. */
+const CARD_REFRESH_REMEMBERED = 1000
 
 /** Store meta key for the remembered listen ports. */
 const PORTS_META_KEY = 'listen-ports'
@@ -245,6 +279,10 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   readonly channels: Channels
   private readonly latency = new DeliveryLatency()
   private readonly archive?: ChannelArchive
+  /** The DHT side of the node: its own card published, other peers' cards found. */
+  private readonly discovery: Discovery
+  /** When each peer's card was last looked up after a failed delivery, oldest first. */
+  private readonly refreshedAt = new Map<string, number>()
   private startedAt = 0
   /** Cache for whereabouts(); cleared when this node's addresses or home relays change. */
   private selfInfo?: { relays: Array<Uint8Array<ArrayBuffer>>, addrs: Array<Uint8Array<ArrayBuffer>> }
@@ -257,7 +295,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   /** The listen addresses as configured (port 0 included), for stable ports; undefined when off. */
   private configuredListen?: string[]
 
-  private constructor (libp2p: Libp2p<NodeServices>, store: Store, privateKey: Ed25519PrivateKey, init: PigeonInit, archiveStore?: ArchiveStore) {
+  private constructor (libp2p: Libp2p<NodeServices>, store: Store, privateKey: Ed25519PrivateKey, init: PigeonInit, records: CardRecords, archiveStore?: ArchiveStore) {
     super()
     const logger = init.logger ?? defaultLogger()
     this.libp2p = libp2p
@@ -287,10 +325,22 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       retryMin: init.retryMin,
       retryMax: init.retryMax,
       seal: (record) => this.seal(record),
-      fallback: async (peer, items, options) => depositAtRelays(libp2p.services.mailbox, libp2p.peerStore, await this.directory.relaysFor(peer), items, options),
+      fallback: async (peer, items, options) => {
+        // The direct attempt failed: the peer may have moved or changed relays since its card.
+        await this.refreshCard(peer, options.signal)
+        return await depositAtRelays(libp2p.services.mailbox, libp2p.peerStore, await this.directory.relaysFor(peer), items, options)
+      },
       prepare: async (peer) => this.directory.prepare(peer),
       onChange: (record) => { this.receiptChanged(record) }
     })
+    this.discovery = new Discovery({
+      dht: libp2p.services.dht,
+      records,
+      self: libp2p.peerId,
+      source: { cardRecord: () => this.cardRecord() },
+      log: logger.forComponent('pigeon:discovery')
+    })
+    this.discovery.publisher?.addEventListener('published', (evt) => { this.safeDispatchEvent<PublishState>('card:published', { detail: evt.detail }) })
     const topics = new ChannelTopics(libp2p.services.pubsub)
     this.channels = new Channels({
       store: new ChannelStore(store.database, store.syncs),
@@ -326,6 +376,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     if (init.memory !== true && init.dataDir == null) throw new TypeError('createNode needs a dataDir, or memory: true')
     const announced = announceAddrs(init.announce ?? [])
     const bootstrapPeers = checkBootstrap(init.bootstrap ?? [])
+    if (init.dht != null && !DHT_MODES.includes(init.dht)) throw new TypeError(`dht must be one of ${DHT_MODES.join(', ')}`)
+    if (init.dhtAddresses != null && !DHT_ADDRESSES.includes(init.dhtAddresses)) throw new TypeError(`dhtAddresses must be one of ${DHT_ADDRESSES.join(', ')}`)
     let privateKey = init.privateKey
     let store: Store
     if (init.memory === true) {
@@ -352,6 +404,9 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       const configured = init.listen ?? DEFAULT_LISTEN
       const remembered = init.memory === true || init.stablePorts === false ? {} : await store.getMeta<PortMemory>(PORTS_META_KEY) ?? {}
       // A relay that serves an allow-list relays connections (circuit relay) only for those peers too.
+      const records = new CardRecords()
+      // Relays answer the DHT from the start: they are the network's always-on servers.
+      const dhtMode: DhtMode = init.dht == null || init.dht === 'auto' ? (relayLimits != null ? 'server' : 'auto') : init.dht
       const allowed = relayLimits?.serve != null && relayLimits.serve !== 'open' ? new Set(relayLimits.serve) : undefined
       const libp2p = await createLibp2p({
         start: false,
@@ -371,6 +426,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
           dm: directMessages({ inboundRate: init.inboundRate, onMessages: async (messages, from) => node!.received(messages, from) }),
           relayListener: relayListener(),
           pubsub: pigeonGossipsub(),
+          ...(dhtMode !== 'off' ? { dht: pigeonDht({ mode: dhtMode, addresses: init.dhtAddresses ?? 'public', records }) } : {}),
           history: history({ server: () => node?.archive }),
           ...(relayLimits != null ? { circuitRelay: circuitRelayServer({ reservations: RELAY_RESERVATIONS }) } : {}),
           mailbox: mailbox({
@@ -380,7 +436,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
           })
         }
       })
-      node = new PigeonNode(libp2p as unknown as Libp2p<NodeServices>, store, key, init, archiveStore)
+      node = new PigeonNode(libp2p as unknown as Libp2p<NodeServices>, store, key, init, records, archiveStore)
       await node.book.load()
       await node.homeRelays.load()
       await node.channels.load()
@@ -400,7 +456,10 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     await this.libp2p.start()
     if (this.configuredListen != null) await this.store.putMeta(PORTS_META_KEY, learnPorts(this.configuredListen, withoutAnnounced(this.libp2p.getMultiaddrs(), this.announced)))
     for (const contact of this.book.list()) await this.directory.rememberContact(contact)
-    this.libp2p.addEventListener('self:peer:update', () => { this.selfInfo = undefined })
+    this.libp2p.addEventListener('self:peer:update', () => {
+      this.selfInfo = undefined
+      this.discovery.changed()
+    })
     this.libp2p.addEventListener('peer:connect', (evt) => {
       if (this.homeRelays.isHome(evt.detail)) this.log.info('home relay %p connected', evt.detail)
       this.outbox.kick(evt.detail.toString())
@@ -414,6 +473,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     this.archive?.start()
     await this.channels.start()
     await this.homeRelays.start()
+    this.discovery.start()
     this.startedAt = Date.now()
     this.started = true
     this.greetContacts()
@@ -444,6 +504,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     this.started = false
     this.log.info('stopping')
     const began = Date.now()
+    this.discovery.stop()
     this.homeRelays.stop()
     await this.channels.stop()
     await this.archive?.stop()
@@ -468,6 +529,12 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   /** This node's signed contact card. */
   card (): string {
     return encodeCard(this.keys, this.cardAddresses(), this.homeRelays.addresses())
+  }
+
+  /** This node's card as its DHT record: signed, with an expiry (CARD_RECORD_TTL_MS from now). */
+  private cardRecord (): { bytes: Uint8Array, timestamp: number } {
+    const timestamp = Date.now()
+    return { bytes: encodeCardBytes(this.keys, this.cardAddresses(), this.homeRelays.addresses(), { timestamp, expires: timestamp + CARD_RECORD_TTL_MS }), timestamp }
   }
 
   /**
@@ -706,14 +773,74 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
 
   // --- contacts -------------------------------------------------------------
 
-  /** Adds a contact from its card, or refreshes the card of an existing contact of that name. */
-  async addContact (name: string, card: string): Promise<ContactRecord> {
+  /**
+   * Adds a contact from its card, or refreshes the card of an existing contact of that name.
+   * Given a peer id instead of a card, finds the peer's current card on the DHT first (throws
+   * PeerNotFoundError when nobody has published one before the deadline).
+   */
+  async addContact (name: string, cardOrPeerId: string, options: AbortOptions = {}): Promise<ContactRecord> {
+    const text = cardOrPeerId.trim()
+    const card = text.startsWith(CARD_PREFIX) ? text : await this.findCard(this.peerIdOrCard(text), { ...options, name })
     const record = await this.book.add(name, card)
     if (this.started) {
       await this.directory.rememberContact(record)
       this.outbox.kick(record.peerId)
     }
     return record
+  }
+
+  /** `text` as a peer id, or a ContactError saying it is neither a card nor a peer id. */
+  private peerIdOrCard (text: string): PeerId {
+    try {
+      const peer = peerIdFromString(text)
+      if (peer.type === 'Ed25519') return peer
+    } catch {}
+    throw new ContactError(`"${text.length > 80 ? text.slice(0, 80) + '…' : text}" is neither a contact card (pigeon-card:…) nor a peer id`)
+  }
+
+  /**
+   * A peer's current card (as text) from the DHT. Throws PeerNotFoundError when none is found
+   * before `signal` fires, or within LOOKUP_TIMEOUT_MS without one.
+   */
+  async findCard (peer: PeerId | string, options: AbortOptions & { name?: string, stats?: LookupStats } = {}): Promise<string> {
+    this.assertStarted()
+    const peerId = typeof peer === 'string' ? this.peerIdOrCard(peer) : peer
+    if (peerId.equals(this.peerId)) throw new ContactError('that is this node\'s own peer id')
+    const signal = AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(LOOKUP_TIMEOUT_MS)])
+    const found = await this.discovery.find(peerId, { signal, stats: options.stats })
+    if (found == null) {
+      const who = options.name ?? this.book.byPeerId(peerId.toString())?.name
+      throw new PeerNotFoundError(`${peerId} was not found on the network (is ${who != null ? `${who}'s` : 'its'} node online, or has it ever been?)`)
+    }
+    return cardText(found.bytes)
+  }
+
+  /**
+   * After a failed delivery: looks the peer's card up again, at most once a minute per peer and
+   * only while the DHT knows servers, and learns its new addresses and relays.
+   */
+  private async refreshCard (peer: string, signal: AbortSignal): Promise<void> {
+    if (!this.discovery.ready()) return
+    const last = this.refreshedAt.get(peer)
+    if (last != null && Date.now() - last < CARD_REFRESH_INTERVAL_MS) return
+    this.refreshedAt.delete(peer)
+    this.refreshedAt.set(peer, Date.now())
+    if (this.refreshedAt.size > CARD_REFRESH_REMEMBERED) this.refreshedAt.delete(this.refreshedAt.keys().next().value as string)
+    const found = await this.discovery.find(peerIdFromString(peer), { signal: AbortSignal.any([signal, AbortSignal.timeout(CARD_REFRESH_TIMEOUT_MS)]) })
+      .catch(err => { this.log('looking up %s again failed: %s', peer, err.message) })
+    if (found == null) return
+    await this.learnCard(found.card, cardText(found.bytes))
+  }
+
+  /** A newer card for a peer: its contact record (if any) and the directory take it. */
+  private async learnCard (card: ContactCard, text: string): Promise<void> {
+    const peer = card.peerId.toString()
+    const contact = this.book.byPeerId(peer)
+    if (contact != null && card.timestamp > decodeCard(contact.card).timestamp) {
+      const record = await this.book.add(contact.name, text).catch(() => undefined)
+      if (record != null) await this.directory.rememberContact(record)
+    }
+    await this.directory.learn(peer, { relays: card.relays.map(a => a.bytes), addrs: card.addrs.map(a => a.bytes) } as unknown as Body)
   }
 
   async removeContact (name: string): Promise<void> {
@@ -736,12 +863,14 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   async addRelay (card: string): Promise<RelayRecord> {
     const record = await this.homeRelays.add(card)
     this.selfInfo = undefined
+    this.discovery.changed()
     return record
   }
 
   async removeRelay (peerId: string): Promise<void> {
     await this.homeRelays.remove(peerId)
     this.selfInfo = undefined
+    this.discovery.changed()
   }
 
   relays (): RelayRecord[] {
@@ -776,7 +905,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         pending: channels.reduce((n, c) => n + c.pending, 0),
         ...this.channels.stats
       },
-      delivery: this.latency.summary()
+      delivery: this.latency.summary(),
+      dht: this.discovery.status()
     }
   }
 

@@ -48,6 +48,7 @@ function baseCard (keys: LocalKeys, fields: Partial<Card> = {}): Card {
     addrs: [multiaddr('/ip4/127.0.0.1/tcp/4001').bytes as Uint8Array<ArrayBuffer>],
     relays: [],
     timestamp: 1_700_000_000_000n,
+    expires: 0n,
     ...fields
   }
 }
@@ -73,7 +74,7 @@ describe('contact cards', () => {
     [alice, bob] = await Promise.all([newKeys(), newKeys()])
   })
 
-  it('round trips peer id, addresses, relays and timestamp', () => {
+  it('round trips peer id, addresses, relays, timestamp and expiry', () => {
     const addrs = [
       multiaddr('/ip4/127.0.0.1/tcp/4001'),
       multiaddr('/ip4/192.168.1.20/tcp/4002/ws'),
@@ -81,7 +82,7 @@ describe('contact cards', () => {
       multiaddr('/dns4/pigeon.example.com/tcp/443/wss')
     ]
     const relays = [multiaddr('/ip4/192.0.2.7/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')]
-    const text = encodeCard(alice, addrs, relays, 1_700_000_000_123)
+    const text = encodeCard(alice, addrs, relays, { timestamp: 1_700_000_000_123, expires: 1_700_086_400_123 })
     assert.ok(text.startsWith(CARD_PREFIX))
     assert.match(text.slice(CARD_PREFIX.length), /^[A-Za-z0-9_-]+$/, 'base64url, no padding')
 
@@ -90,6 +91,7 @@ describe('contact cards', () => {
     assert.deepEqual(card.addrs.map(a => a.toString()), addrs.map(a => a.toString()))
     assert.deepEqual(card.relays.map(r => r.toString()), relays.map(r => r.toString()))
     assert.equal(card.timestamp, 1_700_000_000_123)
+    assert.equal(card.expires, 1_700_086_400_123)
   })
 
   it('round trips a card with no addresses, and uses the current time by default', () => {
@@ -98,6 +100,7 @@ describe('contact cards', () => {
     assert.ok(card.peerId.equals(alice.peerId))
     assert.deepEqual(card.addrs, [])
     assert.ok(card.timestamp >= before && card.timestamp <= Date.now())
+    assert.equal(card.expires, 0, 'a pasted card does not expire')
   })
 
   it('accepts a card with surrounding whitespace, as pasted', () => {
@@ -169,7 +172,7 @@ describe('contact cards', () => {
   })
 
   it('refuses a card whose signed content was changed', () => {
-    const { signed, card } = parse(encodeCard(alice, [multiaddr('/ip4/127.0.0.1/tcp/4001')], [], 1000))
+    const { signed, card } = parse(encodeCard(alice, [multiaddr('/ip4/127.0.0.1/tcp/4001')], [], { timestamp: 1000 }))
     const evil = multiaddr('/ip4/6.6.6.6/tcp/4001').bytes as Uint8Array<ArrayBuffer>
     const variants: Array<[string, Card]> = [
       ['address replaced', { ...card, addrs: [evil] }],

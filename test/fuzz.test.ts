@@ -225,7 +225,7 @@ describe('decodeCard on hostile text', () => {
 
   before(async () => {
     alice = await newKeys()
-    card = encodeCard(alice, [multiaddr('/ip4/127.0.0.1/tcp/4001'), multiaddr('/ip6/::1/tcp/4002/ws')], [multiaddr('/ip4/192.0.2.7/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')], 1_700_000_000_000)
+    card = encodeCard(alice, [multiaddr('/ip4/127.0.0.1/tcp/4001'), multiaddr('/ip6/::1/tcp/4002/ws')], [multiaddr('/ip4/192.0.2.7/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')], { timestamp: 1_700_000_000_000 })
     cardBytes = Buffer.from(card.slice(CARD_PREFIX.length), 'base64url')
     original = decodeCard(card)
   })

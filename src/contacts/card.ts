@@ -20,6 +20,8 @@ const SIGNATURE_CONTEXT = new TextEncoder().encode('pigeon-card-v1\0')
 export const MAX_CARD_CHARS = 8192
 const MAX_CARD_ADDRS = 32
 const MAX_CARD_RELAYS = 16
+/** The most a card's binary form (SignedCard) can take and still fit MAX_CARD_CHARS as text. */
+export const MAX_CARD_BYTES = Math.floor((MAX_CARD_CHARS - CARD_PREFIX.length) * 3 / 4)
 
 export interface ContactCard {
   peerId: PeerId
@@ -27,22 +29,42 @@ export interface ContactCard {
   /** Home relays: multiaddrs ending in /p2p/<relay>. */
   relays: Multiaddr[]
   timestamp: number
+  /** When the card stops being valid as a DHT record (ms since the epoch); 0: never (pasted cards). */
+  expires: number
+}
+
+export interface CardTimes {
+  /** When the card was made, ms since the epoch: also its sequence number (a newer card wins). */
+  timestamp?: number
+  /** When it stops being valid as a DHT record; 0 (the default): never. */
+  expires?: number
 }
 
 function signingInput (card: Uint8Array): Uint8Array {
   return Buffer.concat([SIGNATURE_CONTEXT, card])
 }
 
-export function encodeCard (local: LocalKeys, addrs: Multiaddr[], relays: Multiaddr[] = [], timestamp = Date.now()): string {
+export function encodeCard (local: LocalKeys, addrs: Multiaddr[], relays: Multiaddr[] = [], times: CardTimes = {}): string {
+  return cardText(encodeCardBytes(local, addrs, relays, times))
+}
+
+/** A card in binary form (an encoded SignedCard), as the DHT carries it. */
+export function encodeCardBytes (local: LocalKeys, addrs: Multiaddr[], relays: Multiaddr[] = [], times: CardTimes = {}): Uint8Array {
   const card = Card.encode({
     version: CARD_VERSION,
     peerId: local.idBytes as Uint8Array<ArrayBuffer>,
     addrs: addrs.slice(0, MAX_CARD_ADDRS).map(a => a.bytes as Uint8Array<ArrayBuffer>),
     relays: relays.slice(0, MAX_CARD_RELAYS).map(a => a.bytes as Uint8Array<ArrayBuffer>),
-    timestamp: BigInt(timestamp)
+    timestamp: BigInt(times.timestamp ?? Date.now()),
+    expires: BigInt(times.expires ?? 0)
   })
   const signature = new Uint8Array(sign(null, signingInput(card), local.ed25519Private))
-  return CARD_PREFIX + Buffer.from(SignedCard.encode({ card, signature })).toString('base64url')
+  return SignedCard.encode({ card, signature })
+}
+
+/** A card's binary form as the text people paste. */
+export function cardText (bytes: Uint8Array): string {
+  return CARD_PREFIX + Buffer.from(bytes).toString('base64url')
 }
 
 export function decodeCard (text: string): ContactCard {
@@ -51,10 +73,16 @@ export function decodeCard (text: string): ContactCard {
   if (trimmed.length > MAX_CARD_CHARS) throw new InvalidCardError(`contact card is longer than ${MAX_CARD_CHARS} characters`)
   const b64 = trimmed.slice(CARD_PREFIX.length)
   if (!/^[A-Za-z0-9_-]*$/.test(b64)) throw new InvalidCardError('contact card has characters outside base64url')
+  return decodeCardBytes(Buffer.from(b64, 'base64url'))
+}
+
+/** A card from its binary form (an encoded SignedCard), checked as decodeCard checks text. */
+export function decodeCardBytes (bytes: Uint8Array): ContactCard {
+  if (bytes.byteLength > MAX_CARD_BYTES) throw new InvalidCardError(`contact card is larger than ${MAX_CARD_BYTES} bytes`)
   let signed: SignedCard
   let card: Card
   try {
-    signed = SignedCard.decode(Buffer.from(b64, 'base64url'))
+    signed = SignedCard.decode(bytes)
     card = Card.decode(signed.card, { limits: { addrs: MAX_CARD_ADDRS, relays: MAX_CARD_RELAYS } })
   } catch (err: any) {
     throw new InvalidCardError(`contact card does not decode: ${err.message}`)
@@ -74,5 +102,5 @@ export function decodeCard (text: string): ContactCard {
     throw new InvalidCardError(`contact card has an invalid address: ${err.message}`)
   }
   if (relays.some(r => r.getComponents().at(-1)?.name !== 'p2p')) throw new InvalidCardError('a relay address in a contact card must end in /p2p/<relay peer id>')
-  return { peerId, addrs, relays, timestamp: Number(card.timestamp) }
+  return { peerId, addrs, relays, timestamp: Number(card.timestamp), expires: Number(card.expires) }
 }

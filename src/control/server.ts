@@ -37,6 +37,7 @@ const CLIENT_ERRORS: Record<string, number> = {
   InvalidCardError: 400,
   UnknownRecipientError: 400,
   MessageNotFoundError: 404,
+  PeerNotFoundError: 404,
   DeliveryFailedError: 409,
   InvalidInviteError: 400,
   ChannelNotFoundError: 404,

@@ -121,6 +121,7 @@ export interface Card {
   addrs: Uint8Array<ArrayBuffer>[]
   relays: Uint8Array<ArrayBuffer>[]
   timestamp: bigint
+  expires: bigint
 }
 
 export namespace Card {
@@ -162,6 +163,11 @@ export namespace Card {
           w.uint64(obj.timestamp)
         }
 
+        if ((obj.expires != null && obj.expires !== 0n)) {
+          w.uint32(48)
+          w.uint64(obj.expires)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -171,7 +177,8 @@ export namespace Card {
           peerId: uint8ArrayAlloc(0),
           addrs: [],
           relays: [],
-          timestamp: 0n
+          timestamp: 0n,
+          expires: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -206,6 +213,10 @@ export namespace Card {
             }
             case 5: {
               obj.timestamp = reader.uint64()
+              break
+            }
+            case 6: {
+              obj.expires = reader.uint64()
               break
             }
             default: {
@@ -279,6 +290,13 @@ export namespace Card {
               }
               break
             }
+            case 6: {
+              yield {
+                field: `${prefix}.expires`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -318,6 +336,11 @@ export namespace Card {
     value: bigint
   }
 
+  export interface CardExpiresFieldEvent {
+    field: '$.expires'
+    value: bigint
+  }
+
   export function encode (obj: Partial<Card>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Card.codec())
   }
@@ -326,7 +349,7 @@ export namespace Card {
     return decodeMessage(buf, Card.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Card>): Generator<CardVersionFieldEvent | CardPeerIdFieldEvent | CardAddrsFieldEvent | CardRelaysFieldEvent | CardTimestampFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Card>): Generator<CardVersionFieldEvent | CardPeerIdFieldEvent | CardAddrsFieldEvent | CardRelaysFieldEvent | CardTimestampFieldEvent | CardExpiresFieldEvent> {
     return streamMessage(buf, Card.codec(), opts)
   }
 }

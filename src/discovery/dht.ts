@@ -1,0 +1,46 @@
+/**
+ * pigeon's DHT: libp2p's Kademlia (`@libp2p/kad-dht`) on a protocol of its own, so it never
+ * mixes with IPFS's, storing card records only (card-records.ts).
+ *
+ * Modes: a 'server' answers queries and stores records for others (relays, and any publicly
+ * reachable node); a 'client' only asks. 'auto' starts as a client and becomes a server when
+ * libp2p learns a public address for the node (kad-dht's own switch).
+ */
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
+import { CARD_NAMESPACE, type CardRecords } from './card-records.js'
+
+export const DHT_PROTOCOL = '/pigeon/kad/1.0.0'
+
+export const DHT_MODES = ['auto', 'server', 'client', 'off'] as const
+export type DhtMode = typeof DHT_MODES[number]
+
+export const DHT_ADDRESSES = ['public', 'all'] as const
+/**
+ * Which peer addresses the DHT passes on and dials: 'public' drops loopback and private ones, as
+ * a DHT spanning the internet must; 'all' keeps them, for a DHT inside one LAN or a test lab.
+ */
+export type DhtAddresses = typeof DHT_ADDRESSES[number]
+
+export interface PigeonDhtInit {
+  mode: Exclude<DhtMode, 'off'>
+  addresses: DhtAddresses
+  records: CardRecords
+}
+
+export type PigeonDhtFactory = ReturnType<typeof kadDHT>
+
+export function pigeonDht (init: PigeonDhtInit): PigeonDhtFactory {
+  return kadDHT({
+    protocol: DHT_PROTOCOL,
+    clientMode: init.mode === 'auto' ? undefined : init.mode === 'client',
+    peerInfoMapper: init.addresses === 'all' ? passthroughMapper : removePrivateAddressesMapper,
+    // The built-in public key records ('pk') are refused like any other kind: card records only.
+    validators: { [CARD_NAMESPACE]: init.records.validate, pk: init.records.refuse },
+    selectors: { [CARD_NAMESPACE]: init.records.select },
+    logPrefix: 'pigeon:dht',
+    datastorePrefix: '/pigeon-dht',
+    metricsPrefix: 'pigeon_libp2p_dht'
+  })
+}
+
+export type { KadDHT }
