@@ -18,7 +18,11 @@
  * fetching its own; deposits per second, p50/p99 deposit latency, the relay's memory per
  * connected peer and whether it stayed ready, beside a plain libp2p node's memory per peer.
  *
- * Env: BENCH_CASES (dm,mailbox,channel,load), BENCH_DM_COUNT (2000), BENCH_LATENCY_COUNT (300),
+ * dht case (dht-case.ts): a DHT of BENCH_DHT_NODES pigeon nodes in one process; card lookups
+ * by peer id and the first message between strangers, against a bare dial and round trip.
+ *
+ * Env: BENCH_CASES (dm,mailbox,channel,load,dht), BENCH_DHT_NODES (50), BENCH_DHT_SERVERS (20),
+ * BENCH_DHT_LOOKUPS (100), BENCH_DHT_STRANGERS (10), BENCH_DM_COUNT (2000), BENCH_LATENCY_COUNT (300),
  * BENCH_WARMUP (50), BENCH_ROUNDS (3), BENCH_MAILBOX_COUNT (20000),
  * BENCH_MAILBOX_RETRY_MS (pigeon's own retry policy; a whole number of ms fixes alice's
  * retryMin and retryMax to it), BENCH_CHANNEL_COUNT (2000), BENCH_CHANNEL_LATENCY_COUNT (300),
@@ -36,6 +40,7 @@ import { emit, envCount, progress } from './output.js'
 import { mailboxCases } from './mailbox-case.js'
 import { channelCases } from './channel-case.js'
 import { loadCase } from './load-case.js'
+import { dhtCase } from './dht-case.js'
 import { median, round, summarize } from './stats.js'
 import type { Durability } from '../src/index.js'
 
@@ -119,7 +124,7 @@ async function latency (durability: Durability, s: Settings): Promise<void> {
   })
 }
 
-const CASES = ['dm', 'mailbox', 'channel', 'load']
+const CASES = ['dm', 'mailbox', 'channel', 'load', 'dht']
 
 /** BENCH_CASES: a comma-separated subset of CASES; all of them by default. */
 function benchCases (): Set<string> {
@@ -191,6 +196,7 @@ async function main (): Promise<void> {
     if (cases.has('load')) {
       await loadCase({ clients: loadClients, processes: loadProcesses, seconds: loadSeconds, bytes: MESSAGE_BYTES, root, durability: loadDurabilityValue, intervalMs: loadInterval })
     }
+    if (cases.has('dht')) await dhtCase()
   } finally {
     await rm(root, { recursive: true, force: true })
     progress('done in %d s', Math.round((performance.now() - started) / 1000))

@@ -104,6 +104,15 @@ function network (s: NodeStatus): string[] {
   return ['network    not connected to any network: there is no bootstrap peer to join through. Add one with `pigeon bootstrap add <multiaddr>` (a relay\'s or a friend\'s address ending in /p2p/<peer id>), or add a contact or a home relay']
 }
 
+/** The DHT in one line: mode, servers known, and whether (and when) this node's card is on it. */
+function dht (s: NodeStatus): string {
+  const d = s.dht
+  if (d.mode === 'off') return 'dht        off: nobody can find this node by its peer id'
+  const card = d.published == null ? 'card not published yet' : `card published ${duration(Math.max(Date.now() - d.published.at, 0))} ago to ${d.published.peers} peer${d.published.peers === 1 ? '' : 's'}`
+  const refused = Object.values(d.refused).reduce((a, b) => a + b, 0)
+  return `dht        ${d.mode}, ${d.routingTable} server${d.routingTable === 1 ? '' : 's'} known, ${card}${refused > 0 ? `, ${refused} bad record${refused === 1 ? '' : 's'} refused` : ''}`
+}
+
 export function statusText (s: NodeStatus): string {
   const o = s.outbox
   return [
@@ -111,6 +120,7 @@ export function statusText (s: NodeStatus): string {
     `uptime     ${duration(s.uptimeMs)}`,
     `peers      ${s.peers.connected} connected`,
     ...network(s),
+    dht(s),
     `outbox     ${o.queued} queued, ${o.sent} sent, ${o.delivered} delivered, ${o.read} read, ${o.failed} failed`,
     `delivery   ${s.delivery.count === 0 ? `none in the last ${duration(s.delivery.windowMs)}` : `p50 ${millis(s.delivery.p50Ms)}, p99 ${millis(s.delivery.p99Ms)} over ${s.delivery.count} in the last ${duration(s.delivery.windowMs)}`}`,
     `inbox      ${s.inbox.total} messages, ${s.inbox.unread} unread, ${s.inbox.requests} requests`,

@@ -17,6 +17,7 @@ import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../src/ops/log.js'
 import { SETTINGS, SETTING_KEYS, configPath, configValues, daemonOptions, editConfigFile, loadConfig, type Config, type SettingKey, type SettingValue } from '../src/config/index.js'
 import { announceProblem } from '../src/network/announce.js'
 import { bootstrapPeer, bootstrapProblem } from '../src/network/bootstrap.js'
+import { DHT_ADDRESSES, DHT_MODES } from '../src/discovery/constants.js'
 import { firstBadAddr } from '../src/network/addrs.js'
 import { qrText } from './qr.js'
 
@@ -66,6 +67,8 @@ interface StartOptions {
   listen?: string[]
   announce?: string[]
   bootstrap?: string[]
+  dht?: string
+  dhtAddresses?: string
   apiHost?: string
   apiPort?: string
   operatorHost?: string
@@ -110,6 +113,8 @@ function startFlags (opts: StartOptions): Partial<Config> {
     listen: opts.listen,
     announce: opts.announce,
     bootstrap: opts.bootstrap,
+    dht: opts.dht as Config['dht'] | undefined,
+    dhtAddresses: opts.dhtAddresses as Config['dhtAddresses'] | undefined,
     apiHost: opts.apiHost,
     apiPort: portFlag('--api-port', opts.apiPort),
     operatorHost: opts.operatorHost,
@@ -166,6 +171,8 @@ program.command('start')
   .option('-l, --listen <multiaddr...>', 'addresses to listen on (default: TCP and WebSockets on all interfaces, OS-chosen ports)')
   .option('--bootstrap <multiaddr...>', 'peers to connect to at start, to join the network (multiaddrs ending in /p2p/<peer id>)')
   .option('--announce <multiaddr...>', 'public addresses to publish besides the listen addresses: a cloud VM\'s, a port forward (never loopback)')
+  .addOption(new Option('--dht <mode>', `the DHT that finds peers by id: server, client, auto (a server once the node has a public address; a relay is a server) or off${byDefault('dht')}`).choices(DHT_MODES))
+  .addOption(new Option('--dht-addresses <which>', `peer addresses the DHT passes on: public, or all (for one LAN or a test lab)${byDefault('dhtAddresses')}`).choices(DHT_ADDRESSES))
   .option('--api-host <host>', `interface for the control API${byDefault('apiHost')}`)
   .option('--api-port <port>', `port for the control API (0: chosen by the OS)${byDefault('apiPort')}`)
   .option('--operator-port <port>', 'serve /healthz, /readyz and /metrics on this port (0: chosen by the OS; default: off)')
@@ -329,9 +336,9 @@ relays.command('remove')
 
 const contacts = program.command('contacts').description('manage contacts')
 contacts.command('add')
-  .description('add a contact from its card (or refresh the card of an existing one)')
+  .description('add a contact from its card or, by peer id alone, from the card it published on the DHT (or refresh the card of an existing one)')
   .argument('<name>', 'a short name: letters, digits, ".", "_" or "-"')
-  .argument('<card>', 'the contact card string (pigeon-card:...)')
+  .argument('<card-or-peer-id>', 'the contact card string (pigeon-card:...), or the peer id (12D3KooW...)')
   .action(async (name: string, card: string) => {
     const record = await (await client()).request<ContactRecord>('POST', '/v1/contacts', { name, card })
     out(`added ${record.name} (${record.peerId})`, record)

@@ -43,7 +43,7 @@ import { depositAtRelays } from './mailbox/deposit.js'
 import { applyPortMemory, learnPorts, type PortMemory } from './network/stable-ports.js'
 import { relayListener, relayTransport, type RelayListener } from './network/relay-listener.js'
 import { announceAddrs, announcedFirst, withoutAnnounced } from './network/announce.js'
-import { bootstrapDiscovery, bootstrapPeer, checkBootstrap } from './network/bootstrap.js'
+import { BootstrapKeeper, bootstrapDiscovery, bootstrapPeer, checkBootstrap } from './network/bootstrap.js'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { DEFAULT_LISTEN, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
 import { ContactError, DeliveryFailedError, InvalidMessageError, MessageNotFoundError, NotStartedError, PeerNotFoundError, TimeoutError, UnknownRecipientError } from './errors.js'
@@ -162,6 +162,15 @@ export interface PigeonInit {
    * @default libp2p's default (300)
    */
   maxConnections?: number
+  /**
+   * Networks (multiaddrs such as `/ip4/127.0.0.0/ipcidr/8`) whose inbound connections libp2p
+   * always accepts: exempt from its per-host limit of 5 new connections a second and from
+   * `maxConnections`. For a test network or lab where many peers share one host, or a relay
+   * behind a load balancer. Handed to libp2p's `connectionManager.allow`.
+   *
+   * @default none
+   */
+  allowNetworks?: string[]
   /** Delay before the first retry of a failed delivery, ms. @default RETRY_MIN_MS (1000) */
   retryMin?: number
   /** Longest delay between retries, ms. @default RETRY_MAX_MS (300000) */
@@ -292,6 +301,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private announced: Multiaddr[] = []
   /** Bootstrap peers' addresses (PigeonInit.bootstrap). */
   private bootstrapPeers: string[] = []
+  /** Dials the bootstrap peers again while none is connected. */
+  private bootstrapKeeper?: BootstrapKeeper
   /** The listen addresses as configured (port 0 included), for stable ports; undefined when off. */
   private configuredListen?: string[]
 
@@ -412,7 +423,10 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         start: false,
         privateKey: key,
         connectionGater: allowed == null ? {} : { denyInboundRelayReservation: (source) => !allowed.has(source.toString()) },
-        ...(init.maxConnections != null ? { connectionManager: { maxConnections: init.maxConnections } } : {}),
+        connectionManager: {
+          ...(init.maxConnections != null ? { maxConnections: init.maxConnections } : {}),
+          ...(init.allowNetworks != null ? { allow: init.allowNetworks } : {})
+        },
         addresses: { listen: await applyPortMemory(configured, remembered), appendAnnounce: announced.map(a => a.toString()) },
         transports: [tcp(), webSockets(), relayTransport()],
         peerDiscovery: bootstrapDiscovery(bootstrapPeers),
@@ -442,6 +456,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       await node.channels.load()
       node.announced = announced
       node.bootstrapPeers = bootstrapPeers
+      node.bootstrapKeeper = new BootstrapKeeper({ addrs: bootstrapPeers, libp2p, log: (init.logger ?? defaultLogger()).forComponent('pigeon:bootstrap') })
       node.configuredListen = init.memory === true || init.stablePorts === false ? undefined : configured
       return node
     } catch (err) {
@@ -474,6 +489,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     await this.channels.start()
     await this.homeRelays.start()
     this.discovery.start()
+    this.bootstrapKeeper?.start()
     this.startedAt = Date.now()
     this.started = true
     this.greetContacts()
@@ -505,6 +521,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     this.log.info('stopping')
     const began = Date.now()
     this.discovery.stop()
+    this.bootstrapKeeper?.stop()
     this.homeRelays.stop()
     await this.channels.stop()
     await this.archive?.stop()

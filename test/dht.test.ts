@@ -13,7 +13,8 @@ import { CardRecords, CardRecordError, cardRecordKey, CARD_RECORD_TTL_MS, MAX_CA
 import { decodeCard, encodeCardBytes, MAX_CARD_BYTES } from '../src/contacts/card.js'
 import { localKeys, type LocalKeys } from '../src/crypto/keys.js'
 import type { PigeonNode, PublishState, ReceiptEvent } from '../src/index.js'
-import { Nodes, nextEvent } from './helpers.js'
+import { Nodes, nextEvent, tempDir } from './helpers.js'
+import { Daemon, pigeon } from './cli-helpers.js'
 
 const DEADLINE = 20_000
 const NOW = 1_800_000_000_000
@@ -177,5 +178,28 @@ describe('finding peers on the DHT', () => {
     assert.equal(receipt.id, id)
     assert.deepEqual(receipt.relays, [relay.peerId.toString()], 'held by the relay bob named in his newer card')
     assert.equal(alice.contacts()[0].relays.length, 1, 'the contact took bob\'s newer card')
+  })
+  it('pigeon contacts add takes a peer id; nobody published is exit 1, a malformed id exit 2, each one line', async () => {
+    const bob = await published()
+    const { dir, cleanup } = await tempDir()
+    const alice = await Daemon.start(dir, { args: ['--dht', 'client', '--dht-addresses', 'all', '--bootstrap', ...bootstrap] })
+    try {
+      const run = async (...args: string[]): ReturnType<typeof pigeon> => await pigeon(['--data-dir', dir, ...args])
+      const added = await run('contacts', 'add', 'bob', bob.peerId.toString())
+      assert.equal(added.code, 0, added.stderr)
+      assert.equal(added.stdout, `added bob (${bob.peerId.toString()})\n`)
+      const nobody = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      const missing = await run('contacts', 'add', 'carol', nobody)
+      assert.equal(missing.code, 1, missing.stderr)
+      assert.equal(missing.stderr, `pigeon: ${nobody} was not found on the network (is carol's node online, or has it ever been?)\n`)
+      const malformed = await run('contacts', 'add', 'carol', '12D3KooWnotapeerid')
+      assert.equal(malformed.code, 2, malformed.stderr)
+      assert.equal(malformed.stderr, 'pigeon: "12D3KooWnotapeerid" is neither a contact card (pigeon-card:…) nor a peer id\n')
+      const status = await run('status')
+      assert.match(status.stdout, /^dht +client, [1-9]\d* servers? known, card (published \S+ ago to \d+ peers?|not published yet)/m)
+    } finally {
+      await alice.stop()
+      await cleanup()
+    }
   })
 })

@@ -10,6 +10,8 @@ export function daemonOptions (config: Config): Omit<DaemonInit, 'dataDir' | 'on
     listen: config.listen,
     ...(config.announce != null ? { announce: config.announce } : {}),
     ...(config.bootstrap != null ? { bootstrap: config.bootstrap } : {}),
+    dht: config.dht,
+    dhtAddresses: config.dhtAddresses,
     apiHost: config.apiHost,
     apiPort: config.apiPort,
     operatorHost: config.operatorHost,

@@ -13,6 +13,7 @@ import { DAY_MS, LIBP2P_DEFAULT_MAX_CONNECTIONS } from './constants.js'
 import { announceProblem } from '../network/announce.js'
 import { bootstrapProblem } from '../network/bootstrap.js'
 import { firstBadAddr } from '../network/addrs.js'
+import { DHT_ADDRESSES, DHT_MODES } from '../discovery/constants.js'
 
 /** A value as the config file holds it: settings are flat and JSON-typed. */
 export type SettingValue = string | number | boolean | string[] | null
@@ -129,6 +130,8 @@ export const SETTINGS = {
   listen: { env: 'PIGEON_LISTEN', flag: '--listen', default: DEFAULT_LISTEN, description: 'addresses to listen on (multiaddrs)', ...multiaddrs },
   announce: { env: 'PIGEON_ANNOUNCE', flag: '--announce', default: null, none: 'none', description: 'public addresses to publish besides the listen addresses, e.g. a cloud VM\'s or a port forward (multiaddrs; never loopback)', ...nullable(announceList) },
   bootstrap: { env: 'PIGEON_BOOTSTRAP', flag: '--bootstrap', default: null, none: 'none', description: 'peers to connect to at start, to join the network (multiaddrs ending in /p2p/<peer id>)', ...nullable(bootstrapList) },
+  dht: { env: 'PIGEON_DHT', flag: '--dht', default: 'auto', description: 'the DHT that finds peers by id: server answers others (relays, public nodes), client only asks, auto becomes a server with a public address (a relay: server), off: none', ...choice(DHT_MODES) },
+  dhtAddresses: { env: 'PIGEON_DHT_ADDRESSES', flag: '--dht-addresses', default: 'public', description: 'peer addresses the DHT passes on: public drops loopback and private ones; all keeps them (one LAN, a test lab)', ...choice(DHT_ADDRESSES) },
   apiHost: { env: 'PIGEON_API_HOST', flag: '--api-host', default: '127.0.0.1', description: 'interface of the control API', ...host },
   apiPort: { env: 'PIGEON_API_PORT', flag: '--api-port', default: 0, description: 'port of the control API (0: chosen by the OS)', ...port },
   operatorHost: { env: 'PIGEON_OPERATOR_HOST', flag: '--operator-host', default: DEFAULT_OPERATOR_HOST, description: 'interface of the operator endpoint (needs operatorPort)', ...host },

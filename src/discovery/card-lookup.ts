@@ -9,6 +9,11 @@ import type { PeerId } from '@libp2p/interface'
 
 /** How long a lookup may take by default before "not found". */
 export const LOOKUP_TIMEOUT_MS = 15_000
+/**
+ * Copies of the record, from different DHT servers, after which a lookup stops and keeps the
+ * newest. Without it the query runs on until it has asked all 20 servers closest to the key.
+ */
+export const LOOKUP_QUORUM = 3
 
 export interface LookupResult {
   card: ContactCard
@@ -23,18 +28,29 @@ export interface LookupStats {
 
 /**
  * The peer's newest valid card on the DHT, or undefined when none was found before the query
- * ended or the signal fired.
+ * ended or the signal fired. kad-dht has checked every copy with the card record validator
+ * before it reports it; the lookup stops once LOOKUP_QUORUM servers have answered with one.
  */
 export async function lookupCard (dht: Pick<KadDHT, 'get'>, peer: PeerId, options: { signal: AbortSignal, stats?: LookupStats }): Promise<LookupResult | undefined> {
-  let found: Uint8Array | undefined
+  let best: LookupResult | undefined
+  let copies = 0
+  const consider = (bytes: Uint8Array): void => {
+    const card = decodeCardBytes(bytes)
+    if (best == null || card.timestamp > best.card.timestamp) best = { card, bytes }
+  }
   try {
     for await (const event of dht.get(cardRecordKey(peer), { signal: options.signal })) {
       if (event.name === 'SEND_QUERY' && options.stats != null) options.stats.messages++
-      if (event.name === 'VALUE') found = event.value
+      // The final choice among all copies, when the query ran to its end.
+      if (event.name === 'VALUE') consider(event.value)
+      if (event.name === 'PEER_RESPONSE' && event.record != null) {
+        consider(event.record.value)
+        // Leaving the loop ends the query.
+        if (++copies >= LOOKUP_QUORUM) break
+      }
     }
   } catch (err: any) {
     if (!options.signal.aborted) throw err
   }
-  if (found == null) return undefined
-  return { card: decodeCardBytes(found), bytes: found }
+  return best
 }

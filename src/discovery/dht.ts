@@ -8,18 +8,11 @@
  */
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { CARD_NAMESPACE, type CardRecords } from './card-records.js'
+import type { DhtAddresses, DhtMode } from './constants.js'
 
 export const DHT_PROTOCOL = '/pigeon/kad/1.0.0'
 
-export const DHT_MODES = ['auto', 'server', 'client', 'off'] as const
-export type DhtMode = typeof DHT_MODES[number]
-
-export const DHT_ADDRESSES = ['public', 'all'] as const
-/**
- * Which peer addresses the DHT passes on and dials: 'public' drops loopback and private ones, as
- * a DHT spanning the internet must; 'all' keeps them, for a DHT inside one LAN or a test lab.
- */
-export type DhtAddresses = typeof DHT_ADDRESSES[number]
+export { DHT_MODES, DHT_ADDRESSES, type DhtMode, type DhtAddresses } from './constants.js'
 
 export interface PigeonDhtInit {
   mode: Exclude<DhtMode, 'off'>

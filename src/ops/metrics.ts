@@ -11,6 +11,7 @@ import type { ChannelRejection } from '../channels/index.js'
 import { REJECT_REASON_CODES } from '../dm/constants.js'
 import { DEFAULT_TOTAL_BYTES, DEPOSIT_REFUSALS } from '../mailbox/constants.js'
 import { VERSION } from '../version.js'
+import { CARD_REFUSALS } from '../discovery/card-records.js'
 import { LATENCY_BUCKETS, LATENCY_SEEN_IDS } from './constants.js'
 
 export interface PigeonMetricsInit {
@@ -186,6 +187,37 @@ export class PigeonMetrics {
         }
       })
     }
+
+    new Counter({
+      name: 'pigeon_dht_records_refused_total',
+      help: 'DHT records refused (sent to this node to store, or found in a lookup), by reason: key, oversize, malformed, signature, wrong-peer, expired, future, stale, kind.',
+      labelNames: ['reason'],
+      registers,
+      async collect () {
+        const s = await status()
+        if (s == null) return
+        this.reset()
+        for (const reason of CARD_REFUSALS) this.inc({ reason }, s.dht.refused[reason])
+      }
+    })
+    new Gauge({
+      name: 'pigeon_dht_servers',
+      help: 'DHT servers in this node\'s routing table.',
+      registers,
+      async collect () { const s = await status(); if (s != null) this.set(s.dht.routingTable) }
+    })
+    new Gauge({
+      name: 'pigeon_dht_server_mode',
+      help: '1 while this node answers DHT queries (server mode), else 0.',
+      registers,
+      async collect () { const s = await status(); if (s != null) this.set(s.dht.mode === 'server' ? 1 : 0) }
+    })
+    new Gauge({
+      name: 'pigeon_dht_card_published_timestamp_seconds',
+      help: 'When this node\'s card was last stored on the DHT (0: not yet).',
+      registers,
+      async collect () { const s = await status(); if (s != null) this.set((s.dht.published?.at ?? 0) / 1000) }
+    })
 
     this.onReceipt = (evt) => { this.receipt(evt.detail) }
     this.onOutbox = (evt) => { this.outbox(evt.detail) }
