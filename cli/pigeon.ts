@@ -318,13 +318,13 @@ relays.command('add')
     out(`added home relay ${record.peerId}`, record)
   })
 relays.command('list')
-  .description('list home relays and whether each is connected')
+  .description('list home relays: whether each is connected, and whether it was added by hand or chosen on the DHT')
   .action(async () => {
     const api = await client()
     const [list, status] = await Promise.all([api.request<RelayRecord[]>('GET', '/v1/relays'), api.request<NodeStatus>('GET', '/v1/status')])
     const connected = new Set(status.relays.filter(r => r.connected).map(r => r.peerId))
-    out(() => list.length === 0 ? 'no home relays' : list.map(r => `${r.peerId}\t${connected.has(r.peerId) ? 'connected' : 'not connected'}\t${r.addrs[0] ?? ''}`).join('\n'),
-      list.map(r => ({ ...r, connected: connected.has(r.peerId) })))
+    out(() => list.length === 0 ? 'no home relays' : list.map(r => `${r.peerId}\t${connected.has(r.peerId) ? 'connected' : 'not connected'}\t${r.source === 'discovered' ? 'from the DHT' : 'by hand'}\t${r.addrs[0] ?? ''}`).join('\n'),
+      list.map(r => ({ ...r, source: r.source ?? 'manual', connected: connected.has(r.peerId) })))
   })
 relays.command('remove')
   .description('stop using a home relay')

@@ -32,6 +32,7 @@ import { CardRecords, CARD_RECORD_TTL_MS } from './discovery/card-records.js'
 import { DHT_ADDRESSES, DHT_MODES, pigeonDht, type DhtAddresses, type DhtMode, type KadDHT } from './discovery/dht.js'
 import { Discovery, type DiscoveryStatus } from './discovery/discovery.js'
 import type { PublishState } from './discovery/card-publisher.js'
+import { RelayAdvertiser, RelayFinder } from './discovery/relay-finder.js'
 import { LOOKUP_TIMEOUT_MS, type LookupStats } from './discovery/card-lookup.js'
 import { ContactBook } from './contacts/contact-book.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
@@ -163,6 +164,20 @@ export interface PigeonInit {
    */
   maxConnections?: number
   /**
+   * Home relays a node chooses for itself on the DHT when none was added by hand: the relays
+   * closest to its peer id among those that advertise themselves. 0 turns this off. A relay
+   * never chooses relays.
+   *
+   * @default DEFAULT_AUTO_RELAYS (2)
+   */
+  autoRelays?: number
+  /**
+   * How long a relay chosen on the DHT may stay unreachable before another replaces it, ms.
+   *
+   * @default DEFAULT_RELAY_REPLACE_AFTER_MS (60000)
+   */
+  relayReplaceAfter?: number
+  /**
    * Networks (multiaddrs such as `/ip4/127.0.0.0/ipcidr/8`) whose inbound connections libp2p
    * always accepts: exempt from its per-host limit of 5 new connections a second and from
    * `maxConnections`. For a test network or lab where many peers share one host, or a relay
@@ -219,6 +234,8 @@ export interface PigeonEvents {
   'channel:rejected': CustomEvent<ChannelRejection>
   /** This node's card was stored on the DHT (at start, after a change, and every few hours). */
   'card:published': CustomEvent<PublishState>
+  /** This node's home relays changed (added or removed, by hand or by the relay finder): the new list. */
+  'relays:change': CustomEvent<RelayRecord[]>
 }
 
 export interface NodeStatus {
@@ -234,8 +251,8 @@ export interface NodeStatus {
   contacts: number
   store: { bytes: number, location: string | null, durability: Durability }
   readReceipts: boolean
-  /** This node's home relays and whether each is connected now. */
-  relays: Array<{ peerId: string, connected: boolean }>
+  /** This node's home relays, whether each is connected now, and how it was chosen. */
+  relays: Array<{ peerId: string, connected: boolean, source: 'manual' | 'discovered' }>
   /** When this node is a relay: mail held for others, and what happened to deposits since start. */
   relay: (RelayStats & { messages: number, bytes: number, recipients: number, archive: { topics: number, frames: number, archived: number, rejected: number, served: number, expired: number } }) | null
   /** Channels this node is in, and channel frames since start. */
@@ -290,6 +307,10 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private readonly archive?: ChannelArchive
   /** The DHT side of the node: its own card published, other peers' cards found. */
   private readonly discovery: Discovery
+  /** Chooses home relays on the DHT for a node given none (absent on a relay and with the DHT off). */
+  private readonly relayFinder?: RelayFinder
+  /** Advertises a relay that serves anyone on the DHT (absent on other nodes). */
+  private readonly relayAdvertiser?: RelayAdvertiser
   /** When each peer's card was last looked up after a failed delivery, oldest first. */
   private readonly refreshedAt = new Map<string, number>()
   private startedAt = 0
@@ -351,6 +372,26 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       source: { cardRecord: () => this.cardRecord() },
       log: logger.forComponent('pigeon:discovery')
     })
+    const dht = libp2p.services.dht
+    if (dht != null && init.relay != null && init.relay !== false) {
+      const serve = init.relay === true ? 'open' : (init.relay.serve ?? 'open')
+      if (serve === 'open') this.relayAdvertiser = new RelayAdvertiser({ dht, log: logger.forComponent('pigeon:relay-advertiser') })
+    } else if (dht != null) {
+      this.relayFinder = new RelayFinder({
+        dht,
+        relays: {
+          list: () => this.homeRelays.list(),
+          add: async (card, source) => await this.addRelay(card, source),
+          remove: async (peerId) => { await this.removeRelay(peerId) },
+          connected: (peerId) => this.libp2p.getConnections(peerIdFromString(peerId)).length > 0
+        },
+        cards: this,
+        self: libp2p.peerId,
+        log: logger.forComponent('pigeon:relay-finder'),
+        target: init.autoRelays,
+        replaceAfter: init.relayReplaceAfter
+      })
+    }
     this.discovery.publisher?.addEventListener('published', (evt) => { this.safeDispatchEvent<PublishState>('card:published', { detail: evt.detail }) })
     const topics = new ChannelTopics(libp2p.services.pubsub)
     this.channels = new Channels({
@@ -490,6 +531,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     await this.homeRelays.start()
     this.discovery.start()
     this.bootstrapKeeper?.start()
+    this.relayAdvertiser?.start()
+    this.relayFinder?.start()
     this.startedAt = Date.now()
     this.started = true
     this.greetContacts()
@@ -522,6 +565,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     const began = Date.now()
     this.discovery.stop()
     this.bootstrapKeeper?.stop()
+    this.relayAdvertiser?.stop()
+    this.relayFinder?.stop()
     this.homeRelays.stop()
     await this.channels.stop()
     await this.archive?.stop()
@@ -876,18 +921,26 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
 
   // --- relays ---------------------------------------------------------------
 
-  /** Adds a home relay from its contact card: it will hold this node's mail while it is offline. */
-  async addRelay (card: string): Promise<RelayRecord> {
-    const record = await this.homeRelays.add(card)
+  /**
+   * Adds a home relay from its contact card: it will hold this node's mail while it is offline.
+   * Relays added by hand (`source` 'manual', the default) win: once there is one, the node
+   * chooses no relays on the DHT and drops none it chose.
+   */
+  async addRelay (card: string, source: 'manual' | 'discovered' = 'manual'): Promise<RelayRecord> {
+    const record = await this.homeRelays.add(card, source)
+    this.relaysChanged()
+    return record
+  }
+
+  private relaysChanged (): void {
     this.selfInfo = undefined
     this.discovery.changed()
-    return record
+    this.safeDispatchEvent<RelayRecord[]>('relays:change', { detail: this.homeRelays.list() })
   }
 
   async removeRelay (peerId: string): Promise<void> {
     await this.homeRelays.remove(peerId)
-    this.selfInfo = undefined
-    this.discovery.changed()
+    this.relaysChanged()
   }
 
   relays (): RelayRecord[] {
@@ -915,7 +968,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       contacts: this.book.size,
       store: { bytes: await this.store.sizeOnDisk(), location: this.store.location ?? null, durability: this.durability },
       readReceipts: this.readReceipts,
-      relays: this.homeRelays.list().map(r => ({ peerId: r.peerId, connected: connected.has(r.peerId) })),
+      relays: this.homeRelays.list().map(r => ({ peerId: r.peerId, connected: connected.has(r.peerId), source: r.source ?? 'manual' })),
       relay: mailboxService.isRelay ? { ...mailboxService.totals(), ...mailboxService.stats, archive: { ...this.archive!.totals(), ...this.archive!.stats } } : null,
       channels: {
         active: channels.filter(c => c.state === 'active').length,

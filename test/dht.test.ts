@@ -12,7 +12,8 @@ import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { CardRecords, CardRecordError, cardRecordKey, CARD_RECORD_TTL_MS, MAX_CARD_RECORD_TTL_MS, type CardRefusal } from '../src/discovery/card-records.js'
 import { decodeCard, encodeCardBytes, MAX_CARD_BYTES } from '../src/contacts/card.js'
 import { localKeys, type LocalKeys } from '../src/crypto/keys.js'
-import type { PigeonNode, PublishState, ReceiptEvent } from '../src/index.js'
+import type { PigeonNode, PublishState, ReceiptEvent, RelayRecord } from '../src/index.js'
+import { relayScore } from '../src/discovery/relay-finder.js'
 import { Nodes, nextEvent, tempDir } from './helpers.js'
 import { Daemon, pigeon } from './cli-helpers.js'
 
@@ -203,3 +204,73 @@ describe('finding peers on the DHT', () => {
     }
   })
 })
+
+describe('relays chosen on the DHT', () => {
+  const nodes = new Nodes()
+  const cleanups: Array<() => Promise<void>> = []
+  after(async () => {
+    await nodes.cleanup()
+    for (const c of cleanups) await c()
+  })
+  const lab = { dhtAddresses: 'all' as const }
+  const relays: PigeonNode[] = []
+  let bootstrap: string[]
+
+  before(async () => {
+    const seed = await nodes.node({ ...lab, dht: 'server' })
+    bootstrap = [seed.addresses()[0]]
+    for (let i = 0; i < 3; i++) relays.push(await nodes.node({ ...lab, relay: true, bootstrap }))
+  })
+
+  /** Resolves with bob's relays once `match` accepts them. */
+  async function relaysWhen (node: PigeonNode, match: (list: RelayRecord[]) => boolean): Promise<RelayRecord[]> {
+    if (match(node.relays())) return node.relays()
+    return await nextEvent<RelayRecord[]>(node, 'relays:change', match, DEADLINE)
+  }
+
+  it('a node given no relay chooses two by rendezvous score, and its mail waits there while it is away', async () => {
+    const { dir, cleanup } = await tempDir()
+    cleanups.push(cleanup)
+    const bobInit = { ...lab, dht: 'client' as const, bootstrap, dataDir: dir, relayReplaceAfter: 1000 }
+    let bob = await nodes.createOnly(bobInit)
+    const chosen = relaysWhen(bob, list => list.length === 2)
+    await bob.start()
+    const list = await chosen
+    const listed = Date.now()
+    assert.ok(list.every(r => r.source === 'discovered'))
+    const best = relays.map(r => r.peerId).sort((a, b) => relayScore(bob.peerId, a) < relayScore(bob.peerId, b) ? -1 : 1).slice(0, 2).map(String)
+    assert.deepEqual(list.map(r => r.peerId).sort(), best.sort(), 'the two relays with bob\'s lowest rendezvous scores')
+    // Bob's card on the DHT names them.
+    await nextEvent<PublishState>(bob, 'card:published', p => p.card >= listed, DEADLINE)
+
+    const alice = await nodes.node({ ...lab, dht: 'client', bootstrap, autoRelays: 0 })
+    await alice.addContact('bob', bob.peerId.toString())
+    assert.equal(alice.contacts()[0].relays.length > 0, true, 'alice found bob\'s relays in his card')
+    await bob.stop()
+    const stored = nextEvent<ReceiptEvent>(alice, 'receipt', r => r.state === 'stored', DEADLINE)
+    const id = await alice.send('bob', 'held by relays nobody configured')
+    await stored
+
+    bob = await nodes.createOnly(bobInit)
+    const arrived = nextEvent<{ text: string }>(bob, 'message', m => m.text === 'held by relays nobody configured', DEADLINE)
+    await bob.start()
+    await arrived
+    await alice.waitFor(id, 'delivered', { signal: AbortSignal.timeout(DEADLINE) })
+  })
+
+  it('replaces a chosen relay that dies, within a bounded time', async () => {
+    const bob = await nodes.createOnly({ ...lab, dht: 'client', bootstrap, relayReplaceAfter: 1000 })
+    const chosen = relaysWhen(bob, list => list.length === 2)
+    await bob.start()
+    const first = (await chosen).map(r => r.peerId)
+    const dead = relays.find(r => r.peerId.toString() === first[0])!
+    const spare = relays.find(r => !first.includes(r.peerId.toString()))!
+    const began = Date.now()
+    const replaced = relaysWhen(bob, list => list.length === 2 && !list.some(r => r.peerId === first[0]))
+    await dead.stop()
+    const after = await replaced
+    assert.deepEqual(after.map(r => r.peerId).sort(), [first[1], spare.peerId.toString()].sort())
+    assert.ok(Date.now() - began < DEADLINE, 'replaced within the deadline')
+  })
+})
+

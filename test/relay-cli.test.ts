@@ -142,7 +142,7 @@ describe('relays with real processes', { concurrency: true }, () => {
       const listed = json(await ok(bob, '--json', 'relays', 'list'))
       assert.deepEqual(listed.map((r: any) => [r.peerId, r.connected]), [[relayId, true]])
       assert.ok(listed[0].addrs.length > 0 && listed[0].addrs.every((a: string) => a.endsWith(`/p2p/${relayId}`)), listed[0].addrs.join(' '))
-      assert.match(await ok(bob, 'relays', 'list'), new RegExp(`^${relayId}\\tconnected\\t/ip4/127\\.0\\.0\\.1/\\S+/p2p/${relayId}\\n$`))
+      assert.match(await ok(bob, 'relays', 'list'), new RegExp(`^${relayId}\\tconnected\\tby hand\\t/ip4/127\\.0\\.0\\.1/\\S+/p2p/${relayId}\\n$`))
 
       assert.equal(await ok(bob, 'relays', 'remove', relayId), `removed home relay ${relayId}\n`)
       assert.equal(await ok(bob, 'relays', 'list'), 'no home relays\n')

@@ -77,13 +77,13 @@ export class HomeRelays {
     return this.list().flatMap(r => r.addrs.map(a => multiaddr(a)))
   }
 
-  async add (card: string): Promise<RelayRecord> {
+  async add (card: string, source: 'manual' | 'discovered' = 'manual'): Promise<RelayRecord> {
     const parsed = decodeCard(card)
     if (parsed.peerId.equals(this.init.self)) throw new ContactError('a node cannot be its own home relay')
     const peer = parsed.peerId.toString()
     const addrs = parsed.addrs.map(a => a.encapsulate(`/p2p/${peer}`).toString())
     if (addrs.length === 0) throw new ContactError('that relay card has no addresses')
-    const record: RelayRecord = { peerId: peer, addrs, card: card.trim(), addedAt: this.relays.get(peer)?.addedAt ?? Date.now() }
+    const record: RelayRecord = { peerId: peer, addrs, card: card.trim(), addedAt: this.relays.get(peer)?.addedAt ?? Date.now(), source }
     await this.init.store.putRelay(record)
     this.relays.set(peer, record)
     if (this.running) await this.connect(record)

@@ -61,6 +61,8 @@ export interface RelayRecord {
   addrs: string[]
   card: string
   addedAt: number
+  /** How it was chosen: by hand (`addRelay`, `pigeon relays add`), or from the DHT. Absent: by hand. */
+  source?: 'manual' | 'discovered'
 }
 
 /** What a peer said about itself inside its last message: its home relays and its own addresses. */

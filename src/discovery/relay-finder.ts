@@ -1,0 +1,218 @@
+/**
+ * Relays found on the DHT, for nodes nobody gave a relay by hand.
+ *
+ * Relays that serve anyone advertise themselves as providers of one well-known key (RELAY_KEY).
+ * A node with no home relay added by hand keeps `target` relays chosen among those providers by
+ * rendezvous hashing: the lowest sha256(own peer id || relay peer id). Every node picks
+ * differently, so mail spreads evenly over all relays without anyone coordinating, and an
+ * operator whose relay is full adds relays rather than a bigger machine. (The DHT's XOR distance
+ * would spread it far less evenly: docs/architecture.md, section 13.4, has the numbers.)
+ *
+ * A discovered relay that stays unreachable for `replaceAfter` is dropped, avoided for an hour,
+ * and replaced. Relays added by hand win: with one, the finder adds none and drops none.
+ */
+import { createHash } from 'node:crypto'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { KadDHT } from './dht.js'
+import type { Logger, PeerId } from '@libp2p/interface'
+import type { RelayRecord } from '../store/types.js'
+
+/** The DHT key that relays provide: the raw CID of sha256("/pigeon/relay/1"). */
+export const RELAY_KEY = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode('/pigeon/relay/1')))
+/** Discovered relays a node keeps. */
+export const DEFAULT_AUTO_RELAYS = 2
+/** How long a discovered relay may be unreachable before it is replaced. */
+export const DEFAULT_RELAY_REPLACE_AFTER_MS = 60_000
+/** How often the finder looks at its relays. */
+const CHECK_INTERVAL_MS = 5000
+/** A relay that was dropped is not chosen again for this long. */
+const AVOID_MS = 60 * 60_000
+/** Deadline of one search for providers, and of one card lookup. */
+const SEARCH_TIMEOUT_MS = 15_000
+/** Providers considered from one search. */
+const MAX_CANDIDATES = 20
+
+/** What the finder needs of the node's home relays. */
+export interface RelayBook {
+  list(): RelayRecord[]
+  add(card: string, source: 'discovered'): Promise<RelayRecord>
+  remove(peerId: string): Promise<void>
+  connected(peerId: string): boolean
+}
+
+/** What the finder needs to turn a relay's peer id into its card. */
+export interface CardFinder {
+  findCard(peer: PeerId, options: { signal: AbortSignal }): Promise<string>
+}
+
+export interface RelayFinderInit {
+  dht: Pick<KadDHT, 'findProviders'>
+  relays: RelayBook
+  cards: CardFinder
+  self: PeerId
+  log: Logger
+  target?: number
+  replaceAfter?: number
+}
+
+/** A relay's rendezvous score for a node, as a comparable hex string: the lowest scores win. */
+export function relayScore (node: PeerId, relay: PeerId): string {
+  return createHash('sha256').update(node.toMultihash().bytes).update(relay.toMultihash().bytes).digest('hex')
+}
+
+export class RelayFinder {
+  private readonly init: RelayFinderInit
+  private readonly target: number
+  private readonly replaceAfter: number
+  /** When each discovered relay was last seen connected (or added). */
+  private readonly lastSeen = new Map<string, number>()
+  /** Relays dropped, and until when they are avoided. */
+  private readonly avoid = new Map<string, number>()
+  private timer?: ReturnType<typeof setTimeout>
+  private controller?: AbortController
+
+  constructor (init: RelayFinderInit) {
+    this.init = init
+    this.target = init.target ?? DEFAULT_AUTO_RELAYS
+    this.replaceAfter = init.replaceAfter ?? DEFAULT_RELAY_REPLACE_AFTER_MS
+  }
+
+  start (): void {
+    if (this.target === 0) return
+    this.controller = new AbortController()
+    const now = Date.now()
+    for (const r of this.discovered()) this.lastSeen.set(r.peerId, now)
+    this.schedule(0)
+  }
+
+  stop (): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.controller?.abort()
+    this.controller = undefined
+  }
+
+  private discovered (): RelayRecord[] {
+    return this.init.relays.list().filter(r => r.source === 'discovered')
+  }
+
+  private schedule (delay: number): void {
+    this.timer = setTimeout(() => { void this.check() }, delay)
+  }
+
+  private async check (): Promise<void> {
+    const controller = this.controller
+    if (controller == null) return
+    try {
+      await this.tend(controller.signal)
+    } catch (err: any) {
+      if (!controller.signal.aborted) this.init.log('looking for relays failed: %s', err.message)
+    }
+    if (this.controller === controller) this.schedule(CHECK_INTERVAL_MS)
+  }
+
+  /** Drops discovered relays gone too long, then fills up to the target. */
+  private async tend (signal: AbortSignal): Promise<void> {
+    const all = this.init.relays.list()
+    if (all.some(r => r.source !== 'discovered')) return
+    const now = Date.now()
+    for (const relay of this.discovered()) {
+      if (this.init.relays.connected(relay.peerId)) {
+        this.lastSeen.set(relay.peerId, now)
+      } else if (now - (this.lastSeen.get(relay.peerId) ?? now) > this.replaceAfter) {
+        this.init.log('discovered relay %s unreachable for %d s: replacing it', relay.peerId, Math.round(this.replaceAfter / 1000))
+        await this.init.relays.remove(relay.peerId)
+        this.lastSeen.delete(relay.peerId)
+        this.avoid.set(relay.peerId, now + AVOID_MS)
+      }
+    }
+    for (const [peer, until] of this.avoid) if (until < now) this.avoid.delete(peer)
+    let missing = this.target - this.discovered().length
+    if (missing <= 0) return
+    for (const candidate of await this.candidates(signal)) {
+      if (missing <= 0 || signal.aborted) break
+      try {
+        const card = await this.init.cards.findCard(candidate, { signal: AbortSignal.any([signal, AbortSignal.timeout(SEARCH_TIMEOUT_MS)]) })
+        const record = await this.init.relays.add(card, 'discovered')
+        this.lastSeen.set(record.peerId, Date.now())
+        this.init.log('chose relay %s from the DHT', record.peerId)
+        missing--
+      } catch (err: any) {
+        this.init.log('relay %p cannot be used: %s', candidate, err.message)
+        this.avoid.set(candidate.toString(), Date.now() + AVOID_MS)
+      }
+    }
+  }
+
+  /** Relays providing RELAY_KEY that this node does not use or avoid, lowest score first. */
+  private async candidates (signal: AbortSignal): Promise<PeerId[]> {
+    const have = new Set(this.init.relays.list().map(r => r.peerId))
+    const found = new Map<string, PeerId>()
+    const search = AbortSignal.any([signal, AbortSignal.timeout(SEARCH_TIMEOUT_MS)])
+    try {
+      for await (const event of this.init.dht.findProviders(RELAY_KEY, { signal: search })) {
+        if (event.name !== 'PROVIDER') continue
+        for (const p of event.providers) {
+          const id = p.id.toString()
+          if (p.id.equals(this.init.self) || have.has(id) || this.avoid.has(id)) continue
+          found.set(id, p.id)
+        }
+        if (found.size >= MAX_CANDIDATES) break
+      }
+    } catch (err: any) {
+      if (!search.aborted) throw err
+    }
+    return [...found.values()]
+      .map(id => ({ id, score: relayScore(this.init.self, id) }))
+      .sort((a, b) => a.score < b.score ? -1 : a.score > b.score ? 1 : 0)
+      .map(c => peerIdFromString(c.id.toString()))
+  }
+}
+
+/**
+ * A relay that serves anyone says so on the DHT: it provides RELAY_KEY once its DHT has peers
+ * (kad-dht republishes provider records on its own before they expire), retrying until it has.
+ */
+export class RelayAdvertiser {
+  private timer?: ReturnType<typeof setTimeout>
+  private controller?: AbortController
+  private delay = 1000
+  /** When the relay was last stored as a provider, if it has been. */
+  advertisedAt?: number
+
+  constructor (private readonly init: { dht: Pick<KadDHT, 'provide'>, log: Logger }) {}
+
+  start (): void {
+    this.controller = new AbortController()
+    this.timer = setTimeout(() => { void this.advertise() }, 0)
+  }
+
+  stop (): void {
+    clearTimeout(this.timer)
+    this.controller?.abort()
+    this.controller = undefined
+  }
+
+  private async advertise (): Promise<void> {
+    const controller = this.controller
+    if (controller == null) return
+    let stored = 0
+    try {
+      for await (const event of this.init.dht.provide(RELAY_KEY, { signal: AbortSignal.any([controller.signal, AbortSignal.timeout(SEARCH_TIMEOUT_MS * 2)]) })) {
+        if (event.name === 'PEER_RESPONSE' && event.messageName === 'ADD_PROVIDER') stored++
+      }
+    } catch (err: any) {
+      if (!controller.signal.aborted) this.init.log('advertising this relay on the DHT failed: %s', err.message)
+    }
+    if (this.controller !== controller) return
+    if (stored > 0) {
+      this.advertisedAt = Date.now()
+      this.init.log('advertised this relay on the DHT to %d peer(s)', stored)
+      return
+    }
+    this.timer = setTimeout(() => { void this.advertise() }, this.delay)
+    this.delay = Math.min(this.delay * 2, 60_000)
+  }
+}
