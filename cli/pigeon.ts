@@ -62,6 +62,15 @@ function count (flag: string): (value: string) => number {
   }
 }
 
+/** A commander parser for a whole number from 0 to `max`, named in its error. */
+function wholeNumber (flag: string, max: number): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value)
+    if (!/^\d+$/.test(value.trim()) || n > max) throw new CliError(`${flag} "${value}" is not a whole number from 0 to ${max}`, EXIT.USAGE)
+    return n
+  }
+}
+
 /** `pigeon start`'s flags; a flag not given is undefined, so the config file and environment apply. */
 interface StartOptions {
   listen?: string[]
@@ -69,6 +78,7 @@ interface StartOptions {
   bootstrap?: string[]
   dht?: string
   dhtAddresses?: string
+  autoRelays?: number
   apiHost?: string
   apiPort?: string
   operatorHost?: string
@@ -115,6 +125,7 @@ function startFlags (opts: StartOptions): Partial<Config> {
     bootstrap: opts.bootstrap,
     dht: opts.dht as Config['dht'] | undefined,
     dhtAddresses: opts.dhtAddresses as Config['dhtAddresses'] | undefined,
+    autoRelays: opts.autoRelays,
     apiHost: opts.apiHost,
     apiPort: portFlag('--api-port', opts.apiPort),
     operatorHost: opts.operatorHost,
@@ -173,6 +184,7 @@ program.command('start')
   .option('--announce <multiaddr...>', 'public addresses to publish besides the listen addresses: a cloud VM\'s, a port forward (never loopback)')
   .addOption(new Option('--dht <mode>', `the DHT that finds peers by id: server, client, auto (a server once the node has a public address; a relay is a server) or off${byDefault('dht')}`).choices(DHT_MODES))
   .addOption(new Option('--dht-addresses <which>', `peer addresses the DHT passes on: public, or all (for one LAN or a test lab)${byDefault('dhtAddresses')}`).choices(DHT_ADDRESSES))
+  .option('--auto-relays <count>', `home relays chosen on the DHT when none was added by hand (0: none)${byDefault('autoRelays')}`, wholeNumber('--auto-relays', 16))
   .option('--api-host <host>', `interface for the control API${byDefault('apiHost')}`)
   .option('--api-port <port>', `port for the control API (0: chosen by the OS)${byDefault('apiPort')}`)
   .option('--operator-port <port>', 'serve /healthz, /readyz and /metrics on this port (0: chosen by the OS; default: off)')

@@ -12,6 +12,7 @@ export function daemonOptions (config: Config): Omit<DaemonInit, 'dataDir' | 'on
     ...(config.bootstrap != null ? { bootstrap: config.bootstrap } : {}),
     dht: config.dht,
     dhtAddresses: config.dhtAddresses,
+    autoRelays: config.autoRelays,
     apiHost: config.apiHost,
     apiPort: config.apiPort,
     operatorHost: config.operatorHost,
