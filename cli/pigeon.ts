@@ -79,6 +79,7 @@ interface StartOptions {
   dht?: string
   dhtAddresses?: string
   autoRelays?: number
+  mdns?: boolean
   apiHost?: string
   apiPort?: string
   operatorHost?: string
@@ -126,6 +127,7 @@ function startFlags (opts: StartOptions): Partial<Config> {
     dht: opts.dht as Config['dht'] | undefined,
     dhtAddresses: opts.dhtAddresses as Config['dhtAddresses'] | undefined,
     autoRelays: opts.autoRelays,
+    mdns: opts.mdns,
     apiHost: opts.apiHost,
     apiPort: portFlag('--api-port', opts.apiPort),
     operatorHost: opts.operatorHost,
@@ -185,6 +187,8 @@ program.command('start')
   .addOption(new Option('--dht <mode>', `the DHT that finds peers by id: server, client, auto (a server once the node has a public address; a relay is a server) or off${byDefault('dht')}`).choices(DHT_MODES))
   .addOption(new Option('--dht-addresses <which>', `peer addresses the DHT passes on: public, or all (for one LAN or a test lab)${byDefault('dhtAddresses')}`).choices(DHT_ADDRESSES))
   .option('--auto-relays <count>', `home relays chosen on the DHT when none was added by hand (0: none)${byDefault('autoRelays')}`, wholeNumber('--auto-relays', 16))
+  .option('--mdns', 'find pigeon peers on the same LAN with mDNS (the default for a node that is not a relay and listens beyond loopback)')
+  .option('--no-mdns', 'do not use mDNS')
   .option('--api-host <host>', `interface for the control API${byDefault('apiHost')}`)
   .option('--api-port <port>', `port for the control API (0: chosen by the OS)${byDefault('apiPort')}`)
   .option('--operator-port <port>', 'serve /healthz, /readyz and /metrics on this port (0: chosen by the OS; default: off)')

@@ -33,6 +33,8 @@ import { DHT_ADDRESSES, DHT_MODES, pigeonDht, type DhtAddresses, type DhtMode, t
 import { Discovery, type DiscoveryStatus } from './discovery/discovery.js'
 import type { PublishState } from './discovery/card-publisher.js'
 import { RelayAdvertiser, RelayFinder } from './discovery/relay-finder.js'
+import { cardService, type CardService } from './discovery/card-service.js'
+import { lanDiscovery, mdnsOn } from './network/lan.js'
 import { LOOKUP_TIMEOUT_MS, type LookupStats } from './discovery/card-lookup.js'
 import { ContactBook } from './contacts/contact-book.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
@@ -65,6 +67,7 @@ interface NodeServices extends Record<string, unknown> {
   history: HistoryService
   /** Absent when the DHT is off. */
   dht?: KadDHT
+  card: CardService
 }
 
 /**
@@ -163,6 +166,14 @@ export interface PigeonInit {
    * @default libp2p's default (300)
    */
   maxConnections?: number
+  /**
+   * Find pigeon peers on the same LAN with mDNS, with no relay and no internet
+   * (src/network/lan.ts). A peer found so can be added by its peer id alone.
+   *
+   * @default true for a node that is not a relay and listens on an interface beyond loopback
+   * (the default listen addresses do); false otherwise
+   */
+  mdns?: boolean
   /**
    * Home relays a node chooses for itself on the DHT when none was added by hand: the relays
    * closest to its peer id among those that advertise themselves. 0 turns this off. A relay
@@ -368,6 +379,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     this.discovery = new Discovery({
       dht: libp2p.services.dht,
       records,
+      cards: libp2p.services.card,
+      reachable: async (peer) => await this.knowsHowToReach(peer),
       self: libp2p.peerId,
       source: { cardRecord: () => this.cardRecord() },
       log: logger.forComponent('pigeon:discovery')
@@ -470,7 +483,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         },
         addresses: { listen: await applyPortMemory(configured, remembered), appendAnnounce: announced.map(a => a.toString()) },
         transports: [tcp(), webSockets(), relayTransport()],
-        peerDiscovery: bootstrapDiscovery(bootstrapPeers),
+        peerDiscovery: [...bootstrapDiscovery(bootstrapPeers), ...lanDiscovery(mdnsOn(init.mdns, relayLimits != null, configured))],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
         ...(init.metrics != null ? { metrics: init.metrics } : {}),
@@ -481,6 +494,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
           dm: directMessages({ inboundRate: init.inboundRate, onMessages: async (messages, from) => node!.received(messages, from) }),
           relayListener: relayListener(),
           pubsub: pigeonGossipsub(),
+          card: cardService({ card: () => node?.isStarted() === true ? node.cardRecord().bytes : undefined }),
           ...(dhtMode !== 'off' ? { dht: pigeonDht({ mode: dhtMode, addresses: init.dhtAddresses ?? 'public', records }) } : {}),
           history: history({ server: () => node?.archive }),
           ...(relayLimits != null ? { circuitRelay: circuitRelayServer({ reservations: RELAY_RESERVATIONS }) } : {}),
@@ -849,6 +863,13 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       this.outbox.kick(record.peerId)
     }
     return record
+  }
+
+  /** Whether this node has a connection to `peer`, or addresses for it (mDNS, an earlier visit). */
+  private async knowsHowToReach (peer: PeerId): Promise<boolean> {
+    if (this.libp2p.getConnections(peer).length > 0) return true
+    const known = await this.libp2p.peerStore.get(peer).catch(() => undefined)
+    return (known?.addresses.length ?? 0) > 0
   }
 
   /** `text` as a peer id, or a ContactError saying it is neither a card nor a peer id. */

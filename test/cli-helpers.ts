@@ -1,7 +1,8 @@
 /**
  * Spawning the built `pigeon` binary as a user would, with deadlines on every wait.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process'
+import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
@@ -18,9 +19,19 @@ export interface CliResult {
   stderr: string
 }
 
+/**
+ * `node ARGS`, or inside network namespace `netns` (`ip netns exec` replaces itself with node, so
+ * the child's pid and signals are node's).
+ */
+function spawnNode (args: string[], options: { env?: NodeJS.ProcessEnv, netns?: string }): ChildProcessByStdio<null, Readable, Readable> {
+  const env = { ...process.env, ...options.env }
+  if (options.netns == null) return spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  return spawn('ip', ['netns', 'exec', options.netns, process.execPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
 /** Runs `pigeon ARGS` to completion (or kills it after `timeout` ms and fails). */
-export async function pigeon (args: string[], options: { env?: NodeJS.ProcessEnv, timeout?: number, bin?: string } = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [options.bin ?? PIGEON_BIN, ...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+export async function pigeon (args: string[], options: { env?: NodeJS.ProcessEnv, timeout?: number, bin?: string, netns?: string } = {}): Promise<CliResult> {
+  const child = spawnNode([options.bin ?? PIGEON_BIN, ...args], options)
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
@@ -99,13 +110,13 @@ export class Daemon {
   }
 
   /** Starts a node on loopback TCP (and WebSockets) with OS-chosen ports; resolves once it is up. */
-  static async start (dataDir: string, options: { args?: string[], env?: NodeJS.ProcessEnv, listen?: string[], bin?: string } = {}): Promise<Daemon> {
+  static async start (dataDir: string, options: { args?: string[], env?: NodeJS.ProcessEnv, listen?: string[], bin?: string, netns?: string } = {}): Promise<Daemon> {
     const listen = options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
     // The handle tracker names, should the CLI's exit grace have to end the process, what was
     // left open and where it was created (Daemon.exit fails on it).
-    const child = spawn(process.execPath, ['--import', HANDLE_TRACKER, options.bin ?? PIGEON_BIN, '--json', '--data-dir', dataDir, 'start', '--listen', ...listen, '--durability', 'os', ...(options.args ?? [])], {
-      env: { ...process.env, HANDLE_TRACKER_REPORT_AT_EXIT: '1', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe']
+    const child = spawnNode(['--import', HANDLE_TRACKER, options.bin ?? PIGEON_BIN, '--json', '--data-dir', dataDir, 'start', '--listen', ...listen, '--durability', 'os', ...(options.args ?? [])], {
+      env: { HANDLE_TRACKER_REPORT_AT_EXIT: '1', ...options.env },
+      netns: options.netns
     })
     let stderr = ''
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })

@@ -13,6 +13,7 @@ export function daemonOptions (config: Config): Omit<DaemonInit, 'dataDir' | 'on
     dht: config.dht,
     dhtAddresses: config.dhtAddresses,
     autoRelays: config.autoRelays,
+    ...(config.mdns != null ? { mdns: config.mdns } : {}),
     apiHost: config.apiHost,
     apiPort: config.apiPort,
     operatorHost: config.operatorHost,

@@ -132,6 +132,7 @@ export const SETTINGS = {
   bootstrap: { env: 'PIGEON_BOOTSTRAP', flag: '--bootstrap', default: null, none: 'none', description: 'peers to connect to at start, to join the network (multiaddrs ending in /p2p/<peer id>)', ...nullable(bootstrapList) },
   dht: { env: 'PIGEON_DHT', flag: '--dht', default: 'auto', description: 'the DHT that finds peers by id: server answers others (relays, public nodes), client only asks, auto becomes a server with a public address (a relay: server), off: none', ...choice(DHT_MODES) },
   dhtAddresses: { env: 'PIGEON_DHT_ADDRESSES', flag: '--dht-addresses', default: 'public', description: 'peer addresses the DHT passes on: public drops loopback and private ones; all keeps them (one LAN, a test lab)', ...choice(DHT_ADDRESSES) },
+  mdns: { env: 'PIGEON_MDNS', flag: '--mdns', default: null, none: 'on for a node that is not a relay and listens beyond loopback', description: 'find pigeon peers on the same LAN with mDNS (true or false)', ...nullable(boolean) },
   autoRelays: { env: 'PIGEON_AUTO_RELAYS', flag: '--auto-relays', default: 2, description: 'home relays chosen on the DHT when none was added by hand (0: none)', ...integer(0, 16, 'a whole number from 0 to 16') },
   apiHost: { env: 'PIGEON_API_HOST', flag: '--api-host', default: '127.0.0.1', description: 'interface of the control API', ...host },
   apiPort: { env: 'PIGEON_API_PORT', flag: '--api-port', default: 0, description: 'port of the control API (0: chosen by the OS)', ...port },

@@ -5,7 +5,9 @@
  */
 import { CardPublisher, type CardSource, type PublishState } from './card-publisher.js'
 import { lookupCard, type LookupResult, type LookupStats } from './card-lookup.js'
-import type { CardRecords, CardRefusal } from './card-records.js'
+import { cardRecordKey, type CardRecords, type CardRefusal } from './card-records.js'
+import { decodeCardBytes } from '../contacts/card.js'
+import type { CardService } from './card-service.js'
 import type { KadDHT } from './dht.js'
 import type { Logger, PeerId } from '@libp2p/interface'
 
@@ -13,6 +15,10 @@ export interface DiscoveryInit {
   /** The DHT service, or undefined when the DHT is off. */
   dht?: KadDHT & { routingTable?: { size: number } }
   records: CardRecords
+  /** Asks a peer it can dial for its card (/pigeon/card/1.0.0). */
+  cards: Pick<CardService, 'ask'>
+  /** Whether this node knows how to reach a peer (a connection, or addresses in the peer store). */
+  reachable(peer: PeerId): Promise<boolean>
   self: PeerId
   source: CardSource
   log: Logger
@@ -57,8 +63,21 @@ export class Discovery {
     return (this.init.dht?.routingTable?.size ?? 0) > 0
   }
 
-  /** The peer's newest card on the DHT, or undefined when none was found in time. */
+  /**
+   * The peer's current card, or undefined when none was found in time: asked of the peer itself
+   * when this node can already reach it (a LAN peer found by mDNS, a peer seen before), else
+   * looked up on the DHT. Either way it is checked as a card record for that peer.
+   */
   async find (peer: PeerId, options: { signal: AbortSignal, stats?: LookupStats }): Promise<LookupResult | undefined> {
+    if (await this.init.reachable(peer)) {
+      try {
+        const bytes = await this.init.cards.ask(peer, { signal: options.signal })
+        this.init.records.check(cardRecordKey(peer), bytes)
+        return { card: decodeCardBytes(bytes), bytes }
+      } catch (err: any) {
+        this.init.log('asking %p for its card failed: %s', peer, err.message)
+      }
+    }
     if (this.init.dht == null) return undefined
     return await lookupCard(this.init.dht, peer, options)
   }
