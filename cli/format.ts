@@ -118,7 +118,7 @@ export function statusText (s: NodeStatus): string {
   return [
     `pigeon ${s.version}  peer ${s.peerId}`,
     `uptime     ${duration(s.uptimeMs)}`,
-    `peers      ${s.peers.connected} connected`,
+    `peers      ${s.peers.connected} connected${s.connections.relayed > 0 ? ` (${s.connections.direct} direct, ${s.connections.relayed} relayed)` : ''}`,
     ...network(s),
     dht(s),
     `outbox     ${o.queued} queued, ${o.sent} sent, ${o.delivered} delivered, ${o.read} read, ${o.failed} failed`,

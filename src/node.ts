@@ -255,6 +255,11 @@ export interface NodeStatus {
   uptimeMs: number
   addresses: string[]
   peers: { connected: number, list: string[] }
+  /**
+   * Open connections by how they reach the other side: direct, or relayed through a circuit
+   * relay (limited in bytes and time; docs/architecture.md, section 2.9).
+   */
+  connections: { direct: number, relayed: number }
   /** The configured bootstrap peers, and whether each is connected now. */
   bootstrap: Array<{ addr: string, connected: boolean }>
   outbox: Record<OutboxState, number>
@@ -983,6 +988,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       uptimeMs: this.started ? Date.now() - this.startedAt : 0,
       addresses: this.addresses(),
       peers: { connected: peers.length, list: peers },
+      connections: this.connectionKinds(),
       bootstrap: this.bootstrapPeers.map(addr => ({ addr, connected: connected.has(bootstrapPeer(addr)) })),
       outbox,
       inbox: await this.store.countIncoming(),
@@ -999,6 +1005,15 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       delivery: this.latency.summary(),
       dht: this.discovery.status()
     }
+  }
+
+  private connectionKinds (): { direct: number, relayed: number } {
+    const kinds = { direct: 0, relayed: 0 }
+    for (const c of this.libp2p.getConnections()) {
+      if (c.limits != null || c.remoteAddr.getComponents().some(p => p.name === 'p2p-circuit')) kinds.relayed++
+      else kinds.direct++
+    }
+    return kinds
   }
 
   private assertStarted (): void {

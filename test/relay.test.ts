@@ -3,6 +3,7 @@
  */
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { statusText } from '../cli/format.js'
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { Nodes, nextEvent, tempDir } from './helpers.js'
@@ -156,6 +157,9 @@ describe('relays', () => {
     const delivered = await alice.waitFor(id, 'delivered', { signal: AbortSignal.timeout(DEADLINE) })
     assert.equal(delivered.storedAt, undefined, 'delivered directly over the relayed connection, never deposited')
     assert.equal((await bob.inbox())[0].text, 'through the relay, not into its mailbox')
+    const status = await alice.status()
+    assert.equal(status.connections.relayed, 1, 'alice reaches bob through the relay\'s circuit')
+    assert.match(statusText(status), /^peers +2 connected \(1 direct, 1 relayed\)$/m)
   })
 
   it('reserves on the relay again after the relay restarts', async () => {

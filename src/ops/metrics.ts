@@ -188,6 +188,18 @@ export class PigeonMetrics {
       })
     }
 
+    new Gauge({
+      name: 'pigeon_connections',
+      help: 'Open connections, by kind: direct, or relayed through a circuit relay.',
+      labelNames: ['kind'],
+      registers,
+      async collect () {
+        const s = await status()
+        if (s == null) return
+        this.set({ kind: 'direct' }, s.connections.direct)
+        this.set({ kind: 'relayed' }, s.connections.relayed)
+      }
+    })
     new Counter({
       name: 'pigeon_dht_records_refused_total',
       help: 'DHT records refused (sent to this node to store, or found in a lookup), by reason: key, oversize, malformed, signature, wrong-peer, expired, future, stale, kind.',
