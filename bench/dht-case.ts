@@ -96,7 +96,7 @@ export async function dhtCase (): Promise<void> {
       const stats = { messages: 0 }
       const t = performance.now()
       try {
-        await from.findCard(to.peerId, { stats, signal: AbortSignal.timeout(STEP_TIMEOUT_MS) })
+        await from.findCard(to.peerId, { via: 'dht', stats, signal: AbortSignal.timeout(STEP_TIMEOUT_MS) })
         found++
         times.push(performance.now() - t)
       } catch (err: any) {

@@ -890,12 +890,12 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
    * A peer's current card (as text) from the DHT. Throws PeerNotFoundError when none is found
    * before `signal` fires, or within LOOKUP_TIMEOUT_MS without one.
    */
-  async findCard (peer: PeerId | string, options: AbortOptions & { name?: string, stats?: LookupStats } = {}): Promise<string> {
+  async findCard (peer: PeerId | string, options: AbortOptions & { name?: string, stats?: LookupStats, via?: 'any' | 'dht' } = {}): Promise<string> {
     this.assertStarted()
     const peerId = typeof peer === 'string' ? this.peerIdOrCard(peer) : peer
     if (peerId.equals(this.peerId)) throw new ContactError('that is this node\'s own peer id')
     const signal = AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(LOOKUP_TIMEOUT_MS)])
-    const found = await this.discovery.find(peerId, { signal, stats: options.stats })
+    const found = await this.discovery.find(peerId, { signal, stats: options.stats, via: options.via })
     if (found == null) {
       const who = options.name ?? this.book.byPeerId(peerId.toString())?.name
       throw new PeerNotFoundError(`${peerId} was not found on the network (is ${who != null ? `${who}'s` : 'its'} node online, or has it ever been?)`)

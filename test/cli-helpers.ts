@@ -2,7 +2,7 @@
  * Spawning the built `pigeon` binary as a user would, with deadlines on every wait.
  */
 import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process'
-import type { Readable } from 'node:stream'
+import type { Readable, Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
 export const PIGEON_BIN = fileURLToPath(new URL('../cli/pigeon.js', import.meta.url))
+const FOLLOW_EVENTS = fileURLToPath(new URL('./support/follow-events.js', import.meta.url))
 const HANDLE_TRACKER = fileURLToPath(new URL('./support/handle-tracker.js', import.meta.url))
 
 export interface CliResult {
@@ -255,3 +256,37 @@ export class EventStream {
     this.controller.abort()
   }
 }
+
+/**
+ * The control API events of a node running in network namespace `netns` (where this process
+ * cannot reach its API), through test/support/follow-events.js run inside it.
+ */
+export class NamespaceEvents {
+  private readonly lines: Lines
+
+  private constructor (private readonly child: ChildProcessByStdio<Writable, Readable, Readable>) {
+    this.lines = new Lines(child)
+  }
+
+  static async follow (dataDir: string, netns: string): Promise<NamespaceEvents> {
+    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, FOLLOW_EVENTS, dataDir], { stdio: ['pipe', 'pipe', 'pipe'] })
+    const events = new NamespaceEvents(child)
+    await events.lines.next(line => line.includes('"ready"'))
+    return events
+  }
+
+  /** The data of the next `event` that `match` accepts (earlier lines are consumed). */
+  async next<T = any> (event: string, match: (data: T) => boolean = () => true, ms = 30_000): Promise<T> {
+    const line = await this.lines.next(l => {
+      const parsed = JSON.parse(l)
+      return parsed.event === event && match(parsed.data)
+    }, ms)
+    return JSON.parse(line).data
+  }
+
+  async close (): Promise<void> {
+    this.child.stdin.end()
+    await exited(this.child, 10_000)
+  }
+}
+

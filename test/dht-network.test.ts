@@ -58,7 +58,7 @@ describe(`a DHT of ${SIZE} nodes (${SERVERS} servers, ${SIZE - SERVERS} clients)
       const to = all[(i * 13 + 1) % SIZE] === from ? all[(i * 13 + 2) % SIZE] : all[(i * 13 + 1) % SIZE]
       const stats = { messages: 0 }
       const began = performance.now()
-      const card = decodeCard(await from.findCard(to.peerId, { stats, signal: AbortSignal.timeout(LOOKUP_DEADLINE) }))
+      const card = decodeCard(await from.findCard(to.peerId, { via: 'dht', stats, signal: AbortSignal.timeout(LOOKUP_DEADLINE) }))
       times.push(performance.now() - began)
       requests.push(stats.messages)
       assert.ok(card.peerId.equals(to.peerId))

@@ -8,7 +8,8 @@ import { timingSafeEqual } from 'node:crypto'
 import { MAX_API_BODY_BYTES, MAX_API_WAIT_MS } from '../constants.js'
 import { closeHttp, listenHttp } from './http.js'
 import type { PigeonNode, ReceiptEvent } from '../node.js'
-import type { InboxRecord, OutboxRecord } from '../store/types.js'
+import type { InboxRecord, OutboxRecord, RelayRecord } from '../store/types.js'
+import type { PublishState } from '../discovery/card-publisher.js'
 import type { ChannelMessageView } from '../channels/index.js'
 import { nodePayload } from '../backup/backup.js'
 
@@ -232,7 +233,8 @@ export class ControlServer {
 
   /**
    * Server-sent events: `message` (an inbox record), `receipt`, `outbox` (any outbox record
-   * change) and `channel` (a stored channel message). With `?inbox-after=SEQ` the stream first
+   * change), `channel` (a stored channel message), `relays` (the home relays, when they change)
+   * and `card` (this node's card stored on the DHT). With `?inbox-after=SEQ` the stream first
    * replays inbox records after SEQ, and with `?channel=NAME&channel-after=ORDER` (or
    * `channel-last=N`) that channel's messages, so a client that lists and then follows misses
    * nothing: the listeners are attached before the backlogs are read.
@@ -279,6 +281,8 @@ export class ControlServer {
       else buffered.push(evt.detail)
     }
     const onReceipt = (evt: CustomEvent<ReceiptEvent>): void => { write('receipt', evt.detail) }
+    const onRelays = (evt: CustomEvent<RelayRecord[]>): void => { write('relays', evt.detail) }
+    const onCard = (evt: CustomEvent<PublishState>): void => { write('card', evt.detail) }
     const onOutbox = (evt: CustomEvent<OutboxRecord>): void => { write('outbox', evt.detail) }
     const onPost = (evt: CustomEvent<ChannelMessageView>): void => {
       if (live) sendPost(evt.detail)
@@ -294,6 +298,8 @@ export class ControlServer {
     node.addEventListener('receipt', onReceipt)
     node.addEventListener('outbox', onOutbox)
     node.addEventListener('channel:message', onPost)
+    node.addEventListener('relays:change', onRelays)
+    node.addEventListener('card:published', onCard)
     this.streams.add(res)
     const heartbeat = setInterval(() => { if (!res.writableEnded) res.write(': keep-alive\n\n') }, 15_000)
     try {
@@ -317,6 +323,8 @@ export class ControlServer {
       node.removeEventListener('receipt', onReceipt)
       node.removeEventListener('outbox', onOutbox)
       node.removeEventListener('channel:message', onPost)
+      node.removeEventListener('relays:change', onRelays)
+      node.removeEventListener('card:published', onCard)
     }
   }
 

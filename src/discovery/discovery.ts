@@ -66,10 +66,11 @@ export class Discovery {
   /**
    * The peer's current card, or undefined when none was found in time: asked of the peer itself
    * when this node can already reach it (a LAN peer found by mDNS, a peer seen before), else
-   * looked up on the DHT. Either way it is checked as a card record for that peer.
+   * looked up on the DHT (only the DHT with `via: 'dht'`). Either way it is checked as a card
+   * record for that peer.
    */
-  async find (peer: PeerId, options: { signal: AbortSignal, stats?: LookupStats }): Promise<LookupResult | undefined> {
-    if (await this.init.reachable(peer)) {
+  async find (peer: PeerId, options: { signal: AbortSignal, stats?: LookupStats, via?: 'any' | 'dht' }): Promise<LookupResult | undefined> {
+    if (options.via !== 'dht' && await this.init.reachable(peer)) {
       try {
         const bytes = await this.init.cards.ask(peer, { signal: options.signal })
         this.init.records.check(cardRecordKey(peer), bytes)

@@ -70,3 +70,122 @@ export class Lan {
     }
   }
 }
+
+async function nft (netns: string, ruleset: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile('ip', ['netns', 'exec', netns, 'nft', '-f', '-'], { timeout: IP_TIMEOUT_MS }, (err) => { err != null ? reject(err) : resolve() })
+    child.stdin?.end(ruleset)
+  })
+}
+
+/** Why the NAT lab cannot run here (namespaces, or nft missing), or undefined when it can. */
+export async function natLabUnavailable (): Promise<string | undefined> {
+  const why = await netnsUnavailable()
+  if (why != null) return why
+  try {
+    await exec('nft', ['--version'], { timeout: IP_TIMEOUT_MS })
+    return undefined
+  } catch {
+    return 'the NAT lab needs nft (Debian package nftables; .ci/run installs it)'
+  }
+}
+
+/** How a home router maps its hosts' connections onto its public address. */
+export type NatKind = 'cone' | 'symmetric'
+
+export interface LabHost {
+  netns: string
+  addr: string
+}
+
+/**
+ * A small internet: a public segment 198.18.0.0/24 (a switch namespace with a bridge) and home
+ * networks, each behind a router namespace that masquerades its one host onto the segment with
+ * nftables. 'cone' is plain masquerade (Linux keeps the source port where it can, so a mapping
+ * does not depend on the destination); 'symmetric' is `masquerade fully-random`, a new random
+ * port per destination, which defeats hole punching. Nothing is routed beyond the segment, and
+ * destroy() deletes every namespace.
+ */
+export class Internet {
+  private readonly namespaces: string[] = []
+  private readonly routers = new Map<number, string>()
+
+  private constructor (readonly prefix: string, private readonly switchNs: string) {}
+
+  static async create (): Promise<Internet> {
+    const prefix = `pg${randomBytes(3).toString('hex')}`
+    const net = new Internet(prefix, `${prefix}-sw`)
+    try {
+      await net.namespace(net.switchNs)
+      await ip('-n', net.switchNs, 'link', 'add', 'br0', 'type', 'bridge')
+      await ip('-n', net.switchNs, 'link', 'set', 'br0', 'up')
+      return net
+    } catch (err) {
+      await net.destroy()
+      throw err
+    }
+  }
+
+  private async namespace (name: string): Promise<void> {
+    await ip('netns', 'add', name)
+    this.namespaces.push(name)
+    await ip('-n', name, 'link', 'set', 'lo', 'up')
+  }
+
+  /** Plugs interface `dev` of `netns` into the public switch with address 198.18.0.<octet>. */
+  private async plug (netns: string, dev: string, octet: number): Promise<string> {
+    const port = `s${octet}`
+    await ip('-n', netns, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', port, 'netns', this.switchNs)
+    await ip('-n', this.switchNs, 'link', 'set', port, 'master', 'br0')
+    await ip('-n', this.switchNs, 'link', 'set', port, 'up')
+    const addr = `198.18.0.${octet}`
+    await ip('-n', netns, 'addr', 'add', `${addr}/24`, 'dev', dev)
+    await ip('-n', netns, 'link', 'set', dev, 'up')
+    return addr
+  }
+
+  /** A host on the public segment at 198.18.0.<octet> (2 to 99). */
+  async publicHost (octet: number): Promise<LabHost> {
+    const netns = `${this.prefix}-p${octet}`
+    await this.namespace(netns)
+    return { netns, addr: await this.plug(netns, 'eth0', octet) }
+  }
+
+  /** Home network `n` (1 to 99): a router at 198.18.0.<100+n> doing `nat`, and its LAN 10.<n>.0.0/24. */
+  async home (n: number, nat: NatKind): Promise<void> {
+    const router = `${this.prefix}-r${n}`
+    await this.namespace(router)
+    await this.plug(router, 'wan', 100 + n)
+    await exec('ip', ['netns', 'exec', router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'], { timeout: IP_TIMEOUT_MS })
+    await nft(router, `table ip nat {\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n    oifname "wan" masquerade${nat === 'symmetric' ? ' fully-random' : ''}\n  }\n}\n`)
+    this.routers.set(n, router)
+  }
+
+  /** A host namespace, not yet on any network. */
+  async host (name: string): Promise<string> {
+    const netns = `${this.prefix}-${name}`
+    await this.namespace(netns)
+    return netns
+  }
+
+  /** Puts `netns` on home network `n` as 10.<n>.0.2, leaving the network it was on; returns its new address. */
+  async attach (netns: string, n: number): Promise<string> {
+    const router = this.routers.get(n)
+    if (router == null) throw new Error(`no home network ${n}`)
+    await ip('-n', netns, 'link', 'del', 'eth0').catch(() => {})
+    await ip('-n', router, 'link', 'del', 'lan').catch(() => {})
+    await ip('-n', router, 'link', 'add', 'lan', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns)
+    await ip('-n', router, 'addr', 'add', `10.${n}.0.1/24`, 'dev', 'lan')
+    await ip('-n', router, 'link', 'set', 'lan', 'up')
+    const addr = `10.${n}.0.2`
+    await ip('-n', netns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0')
+    await ip('-n', netns, 'link', 'set', 'eth0', 'up')
+    await ip('-n', netns, 'route', 'add', 'default', 'via', `10.${n}.0.1`)
+    return addr
+  }
+
+  /** Deletes every namespace of this internet; safe to call twice. */
+  async destroy (): Promise<void> {
+    for (const ns of this.namespaces.splice(0).reverse()) await ip('netns', 'del', ns).catch(() => {})
+  }
+}
