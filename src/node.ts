@@ -259,7 +259,7 @@ export interface NodeStatus {
    * Open connections by how they reach the other side: direct, or relayed through a circuit
    * relay (limited in bytes and time; docs/architecture.md, section 2.9).
    */
-  connections: { direct: number, relayed: number }
+  connections: { direct: number, relayed: number, relayedPeers: string[] }
   /** The configured bootstrap peers, and whether each is connected now. */
   bootstrap: Array<{ addr: string, connected: boolean }>
   outbox: Record<OutboxState, number>
@@ -1007,13 +1007,17 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     }
   }
 
-  private connectionKinds (): { direct: number, relayed: number } {
-    const kinds = { direct: 0, relayed: 0 }
+  private connectionKinds (): { direct: number, relayed: number, relayedPeers: string[] } {
+    const kinds = { direct: 0, relayed: 0, relayedPeers: new Set<string>() }
     for (const c of this.libp2p.getConnections()) {
-      if (c.limits != null || c.remoteAddr.getComponents().some(p => p.name === 'p2p-circuit')) kinds.relayed++
-      else kinds.direct++
+      if (c.limits != null || c.remoteAddr.getComponents().some(p => p.name === 'p2p-circuit')) {
+        kinds.relayed++
+        kinds.relayedPeers.add(c.remotePeer.toString())
+      } else {
+        kinds.direct++
+      }
     }
-    return kinds
+    return { ...kinds, relayedPeers: [...kinds.relayedPeers] }
   }
 
   private assertStarted (): void {

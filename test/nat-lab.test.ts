@@ -78,6 +78,11 @@ describe('the NAT lab: strangers on different networks', async () => {
     const chosenAt = Math.max(...relays.map(r => r.addedAt))
     const status = JSON.parse(await ok(node, '--json', 'status'))
     if ((status.dht.published?.card ?? 0) <= chosenAt) await node.events.next('card', (p: { card: number }) => p.card > chosenAt, DEADLINE)
+    // Reserved on a relay: reachable through its circuit. The card is republished whenever the
+    // node's addresses change, so each card event is a moment to look again (a bounded few).
+    const circuit = async (): Promise<boolean> => (JSON.parse(await ok(node, '--json', 'id')).addresses as string[]).some(a => a.includes('/p2p-circuit'))
+    for (let i = 0; i < 5 && !await circuit(); i++) await node.events.next('card', () => true, DEADLINE)
+    assert.ok(await circuit(), `${node.name} has a circuit address through one of its relays`)
   }
 
   async function home (name: string, n: number, nat: NatKind): Promise<LabNode> {
@@ -129,6 +134,9 @@ describe('the NAT lab: strangers on different networks', async () => {
     await ok(alice, 'contacts', 'add', 'carol', carol.daemon.info.peerId)
     await ok(alice, 'send', 'carol', 'through the relay', '--wait', '--timeout', String(DEADLINE / 1000))
     assert.deepEqual(JSON.parse(await ok(carol, '--json', 'inbox')).map((m: { text: string }) => m.text), ['through the relay'])
+    const status = JSON.parse(await ok(alice, '--json', 'status'))
+    assert.ok(status.connections.relayedPeers.includes(carol.daemon.info.peerId), `alice reaches carol over a relayed connection: ${JSON.stringify(status.connections)}`)
+    assert.match(await ok(alice, 'status'), /^peers +\d+ connected \(\d+ direct, [1-9]\d* relayed\)$/m)
   })
 
   it('bob offline: alice\'s message waits at the relays bob chose himself, and arrives when he is back', { skip: unavailable }, async () => {

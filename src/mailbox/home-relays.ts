@@ -86,7 +86,12 @@ export class HomeRelays {
     const record: RelayRecord = { peerId: peer, addrs, card: card.trim(), addedAt: this.relays.get(peer)?.addedAt ?? Date.now(), source }
     await this.init.store.putRelay(record)
     this.relays.set(peer, record)
-    if (this.running) await this.connect(record)
+    if (this.running) {
+      await this.connect(record)
+      // Already connected (a bootstrap peer, a DHT server, a relay chosen on the DHT): no
+      // peer:connect will come to reserve and drain, so do it now.
+      if (this.init.libp2p.getConnections(parsed.peerId).length > 0) this.connected(parsed.peerId)
+    }
     return record
   }
 

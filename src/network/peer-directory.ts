@@ -29,10 +29,16 @@ export class PeerDirectory {
     this.init = init
   }
 
-  /** Makes a contact's card addresses dialable. */
+  /**
+   * Makes a contact's card addresses dialable, and a circuit through each of its home relays:
+   * a peer behind NAT is reachable there as soon as it has a reservation, even when the card was
+   * made before it had one (a relay without one refuses the circuit at once, and the mail goes
+   * to the relay's mailbox instead).
+   */
   async rememberContact (record: ContactRecord): Promise<void> {
-    if (record.addrs.length === 0) return
-    await this.init.peerStore.merge(peerIdFromString(record.peerId), { multiaddrs: record.addrs.map(a => multiaddr(a)) })
+    const addrs = dialable(record.addrs, record.relays, record.peerId)
+    if (addrs.length === 0) return
+    await this.init.peerStore.merge(peerIdFromString(record.peerId), { multiaddrs: addrs })
   }
 
   /**
@@ -45,7 +51,8 @@ export class PeerDirectory {
     if (this.learned.get(sender) === key) return
     const known = await this.init.store.getPeerInfo(sender)
     if (JSON.stringify(known) !== key) await this.init.store.putPeerInfo(sender, info)
-    if (info.addrs.length > 0) await this.init.peerStore.merge(peerIdFromString(sender), { multiaddrs: info.addrs.map(a => multiaddr(a)) })
+    const addrs = dialable(info.addrs, info.relays, sender)
+    if (addrs.length > 0) await this.init.peerStore.merge(peerIdFromString(sender), { multiaddrs: addrs })
     this.learned.set(sender, key)
     this.prepared.add(sender)
   }
@@ -56,8 +63,9 @@ export class PeerDirectory {
    */
   async prepare (peer: string): Promise<void> {
     if (this.prepared.has(peer) || this.init.book.isContact(peer)) return
-    const { addrs } = await this.init.store.getPeerInfo(peer)
-    if (addrs.length > 0) await this.init.peerStore.merge(peerIdFromString(peer), { multiaddrs: addrs.map(a => multiaddr(a)) })
+    const info = await this.init.store.getPeerInfo(peer)
+    const addrs = dialable(info.addrs, info.relays, peer)
+    if (addrs.length > 0) await this.init.peerStore.merge(peerIdFromString(peer), { multiaddrs: addrs })
     this.prepared.add(peer)
   }
 
@@ -78,3 +86,15 @@ export class PeerDirectory {
     return byRelay
   }
 }
+
+/**
+ * A peer's own addresses and a circuit through each of its relays (`<relay>/p2p-circuit`), for
+ * the peer store; relay addresses naming the peer itself are skipped.
+ */
+function dialable (addrs: string[], relays: string[], peer: string): Multiaddr[] {
+  const circuits = relays
+    .filter(r => !r.endsWith(`/p2p/${peer}`) && !r.includes('/p2p-circuit'))
+    .map(r => `${r}/p2p-circuit`)
+  return [...new Set([...addrs, ...circuits])].map(a => multiaddr(a))
+}
+
