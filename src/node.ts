@@ -245,6 +245,8 @@ export interface PigeonEvents {
   'channel:rejected': CustomEvent<ChannelRejection>
   /** This node's card was stored on the DHT (at start, after a change, and every few hours). */
   'card:published': CustomEvent<PublishState>
+  /** This relay was stored on the DHT as one that serves anyone (relays only): when. */
+  'relay:advertised': CustomEvent<number>
   /** This node's home relays changed (added or removed, by hand or by the relay finder): the new list. */
   'relays:change': CustomEvent<RelayRecord[]>
 }
@@ -275,8 +277,11 @@ export interface NodeStatus {
   channels: { active: number, received: number, rejected: number, posted: number, published: number, pending: number }
   /** Send-to-delivered latency of this node's messages over the last minutes (this node's clock). */
   delivery: LatencySummary
-  /** The DHT: mode, servers known, this node's published card, records refused. */
-  dht: DiscoveryStatus
+  /**
+   * The DHT: mode, servers known, this node's published card, records refused, and (a relay that
+   * serves anyone) when it was last stored as a provider of the relay key.
+   */
+  dht: DiscoveryStatus & { advertised: number | null }
 }
 
 const OUTBOX_BODY_KIND: Record<OutboxRecord['kind'], number> = {
@@ -393,7 +398,10 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     const dht = libp2p.services.dht
     if (dht != null && init.relay != null && init.relay !== false) {
       const serve = init.relay === true ? 'open' : (init.relay.serve ?? 'open')
-      if (serve === 'open') this.relayAdvertiser = new RelayAdvertiser({ dht, log: logger.forComponent('pigeon:relay-advertiser') })
+      if (serve === 'open') {
+        this.relayAdvertiser = new RelayAdvertiser({ dht, log: logger.forComponent('pigeon:relay-advertiser') })
+        this.relayAdvertiser.addEventListener('advertised', (evt) => { this.safeDispatchEvent<number>('relay:advertised', { detail: evt.detail }) })
+      }
     } else if (dht != null) {
       this.relayFinder = new RelayFinder({
         dht,
@@ -1003,7 +1011,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         ...this.channels.stats
       },
       delivery: this.latency.summary(),
-      dht: this.discovery.status()
+      dht: { ...this.discovery.status(), advertised: this.relayAdvertiser?.advertisedAt ?? null }
     }
   }
 

@@ -219,7 +219,11 @@ describe('relays chosen on the DHT', () => {
   before(async () => {
     const seed = await nodes.node({ ...lab, dht: 'server' })
     bootstrap = [seed.addresses()[0]]
-    for (let i = 0; i < 3; i++) relays.push(await nodes.node({ ...lab, relay: true, bootstrap }))
+    for (let i = 0; i < 3; i++) relays.push(await nodes.createOnly({ ...lab, relay: true, bootstrap }))
+    // Every relay is on the DHT as a provider before any node looks, so the choice is among all three.
+    const advertised = relays.map(async relay => await nextEvent(relay, 'relay:advertised', () => true, DEADLINE))
+    for (const relay of relays) await relay.start()
+    await Promise.all(advertised)
   })
 
   /** Resolves with bob's relays once `match` accepts them. */

@@ -12,6 +12,7 @@
  * and replaced. Relays added by hand win: with one, the finder adds none and drops none.
  */
 import { createHash } from 'node:crypto'
+import { TypedEventEmitter } from 'main-event'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -175,14 +176,21 @@ export class RelayFinder {
  * A relay that serves anyone says so on the DHT: it provides RELAY_KEY once its DHT has peers
  * (kad-dht republishes provider records on its own before they expire), retrying until it has.
  */
-export class RelayAdvertiser {
+export interface RelayAdvertiserEvents {
+  /** The relay was stored as a provider of RELAY_KEY: when (ms since the epoch). */
+  advertised: CustomEvent<number>
+}
+
+export class RelayAdvertiser extends TypedEventEmitter<RelayAdvertiserEvents> {
   private timer?: ReturnType<typeof setTimeout>
   private controller?: AbortController
   private delay = 1000
   /** When the relay was last stored as a provider, if it has been. */
   advertisedAt?: number
 
-  constructor (private readonly init: { dht: Pick<KadDHT, 'provide'>, log: Logger }) {}
+  constructor (private readonly init: { dht: Pick<KadDHT, 'provide'>, log: Logger }) {
+    super()
+  }
 
   start (): void {
     this.controller = new AbortController()
@@ -210,6 +218,7 @@ export class RelayAdvertiser {
     if (stored > 0) {
       this.advertisedAt = Date.now()
       this.init.log('advertised this relay on the DHT to %d peer(s)', stored)
+      this.safeDispatchEvent<number>('advertised', { detail: this.advertisedAt })
       return
     }
     this.timer = setTimeout(() => { void this.advertise() }, this.delay)
