@@ -19,7 +19,7 @@ import { Daemon, NamespaceEvents, pigeon, type CliResult } from './cli-helpers.j
 import { tempDir } from './helpers.js'
 import { Internet, natLabUnavailable, type NatKind } from './support/netns.js'
 
-const DEADLINE = 45_000
+const DEADLINE = 60_000
 const NODE_ARGS = ['--dht-addresses', 'all', '--no-mdns']
 
 interface LabNode {
