@@ -13,6 +13,7 @@ import { decodeCard } from '../src/contacts/card.js'
 import type { PigeonNode, PublishState } from '../src/index.js'
 import { Nodes, nextEvent } from './helpers.js'
 import { quietLogger } from '../bench/silent-logger.js'
+import { percentile } from '../bench/stats.js'
 
 const SIZE = 20
 const SERVERS = 8
@@ -21,10 +22,6 @@ const LOOKUPS = 40
 /** The network forms in a few seconds; a lookup then takes well under a second. */
 const FORMED_DEADLINE = 60_000
 const LOOKUP_DEADLINE = 15_000
-
-function percentile (sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
-}
 
 describe(`a DHT of ${SIZE} nodes (${SERVERS} servers, ${SIZE - SERVERS} clients)`, () => {
   const nodes = new Nodes()
@@ -68,6 +65,6 @@ describe(`a DHT of ${SIZE} nodes (${SERVERS} servers, ${SIZE - SERVERS} clients)
     assert.equal(found, LOOKUPS, 'every lookup found its card')
     times.sort((a, b) => a - b)
     requests.sort((a, b) => a - b)
-    t.diagnostic(`lookups found: ${found}/${LOOKUPS}; time p50 ${percentile(times, 0.5).toFixed(1)} ms, p99 ${percentile(times, 0.99).toFixed(1)} ms; DHT requests per lookup p50 ${percentile(requests, 0.5)}, mean ${(requests.reduce((a, b) => a + b, 0) / requests.length).toFixed(1)}`)
+    t.diagnostic(`lookups found: ${found}/${LOOKUPS}; time p50 ${percentile(times, 50).toFixed(1)} ms, p99 ${percentile(times, 99).toFixed(1)} ms; DHT requests per lookup p50 ${percentile(requests, 50)}, mean ${(requests.reduce((a, b) => a + b, 0) / requests.length).toFixed(1)}`)
   })
 })

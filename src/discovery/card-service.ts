@@ -9,7 +9,7 @@
  */
 import { lpStream } from '@libp2p/utils'
 import { MAX_CARD_BYTES } from '../contacts/card.js'
-import { MAX_LENGTH_PREFIX_BYTES, decodeFrameLength } from '../dm/framing.js'
+import { FRAME_OPTIONS } from '../dm/framing.js'
 import type { AbortOptions, ComponentLogger, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
@@ -18,7 +18,7 @@ export const CARD_PROTOCOL = '/pigeon/card/1.0.0'
 export const CARD_EXCHANGE_TIMEOUT_MS = 3000
 const MAX_INBOUND_STREAMS = 4
 
-const FRAMES = { maxDataLength: MAX_CARD_BYTES, maxLengthLength: MAX_LENGTH_PREFIX_BYTES, lengthDecoder: decodeFrameLength }
+const FRAMES = { ...FRAME_OPTIONS, maxDataLength: MAX_CARD_BYTES }
 
 export interface CardServiceComponents {
   registrar: Registrar

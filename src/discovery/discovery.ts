@@ -6,7 +6,6 @@
 import { CardPublisher, type CardSource, type PublishState } from './card-publisher.js'
 import { lookupCard, type LookupResult, type LookupStats } from './card-lookup.js'
 import { cardRecordKey, type CardRecords, type CardRefusal } from './card-records.js'
-import { decodeCardBytes } from '../contacts/card.js'
 import type { CardService } from './card-service.js'
 import type { KadDHT } from './dht.js'
 import type { Logger, PeerId } from '@libp2p/interface'
@@ -73,8 +72,7 @@ export class Discovery {
     if (options.via !== 'dht' && await this.init.reachable(peer)) {
       try {
         const bytes = await this.init.cards.ask(peer, { signal: options.signal })
-        this.init.records.check(cardRecordKey(peer), bytes)
-        return { card: decodeCardBytes(bytes), bytes }
+        return { card: this.init.records.check(cardRecordKey(peer), bytes), bytes }
       } catch (err: any) {
         this.init.log('asking %p for its card failed: %s', peer, err.message)
       }

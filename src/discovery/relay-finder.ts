@@ -15,7 +15,6 @@ import { createHash } from 'node:crypto'
 import { TypedEventEmitter } from 'main-event'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { KadDHT } from './dht.js'
 import type { Logger, PeerId } from '@libp2p/interface'
 import type { RelayRecord } from '../store/types.js'
@@ -168,7 +167,7 @@ export class RelayFinder {
     return [...found.values()]
       .map(id => ({ id, score: relayScore(this.init.self, id) }))
       .sort((a, b) => a.score < b.score ? -1 : a.score > b.score ? 1 : 0)
-      .map(c => peerIdFromString(c.id.toString()))
+      .map(c => c.id)
   }
 }
 

@@ -24,3 +24,10 @@ export function firstBadAddr (addrs: string[], problem: (addr: string) => string
   }
   return undefined
 }
+
+/** Whether a multiaddr's first component (`/ip4`, `/ip6`, `/dns…` and its value) is loopback. */
+export function isLoopback (name: string, value: string): boolean {
+  if (name === 'ip4') return value.startsWith('127.')
+  if (name === 'ip6') return value === '::1' || value === '0:0:0:0:0:0:0:1'
+  return value.toLowerCase() === 'localhost' || value.toLowerCase().endsWith('.localhost')
+}

@@ -4,7 +4,7 @@
  * ones, 0.0.0.0 or a container's). They go first in the node's contact card and in identify.
  */
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { firstBadAddr } from './addrs.js'
+import { firstBadAddr, isLoopback } from './addrs.js'
 
 /** Why an address cannot be announced, or undefined when it can. */
 export function announceProblem (addr: string): string | undefined {
@@ -26,12 +26,6 @@ export function announceProblem (addr: string): string | undefined {
   if (host.name === 'ip4' && host.value === '0.0.0.0') return 'is the unspecified address, not one peers can dial'
   if (host.name === 'ip6' && (host.value === '::' || host.value === '0:0:0:0:0:0:0:0')) return 'is the unspecified address, not one peers can dial'
   return undefined
-}
-
-function isLoopback (name: string, value: string): boolean {
-  if (name === 'ip4') return value.startsWith('127.')
-  if (name === 'ip6') return value === '::1' || value === '0:0:0:0:0:0:0:1'
-  return value.toLowerCase() === 'localhost' || value.toLowerCase().endsWith('.localhost')
 }
 
 /** The addresses, checked: throws naming the first one that cannot be announced. */

@@ -10,6 +10,7 @@
  */
 import { mdns } from '@libp2p/mdns'
 import { multiaddr } from '@multiformats/multiaddr'
+import { isLoopback } from './addrs.js'
 
 /** pigeon's mDNS service tag: IPFS and other libp2p apps on the LAN neither see nor answer it. */
 export const MDNS_SERVICE_TAG = '_pigeon._udp.local'
@@ -19,10 +20,7 @@ export function listensBeyondLoopback (listen: string[]): boolean {
   return listen.some(addr => {
     try {
       const host = multiaddr(addr).getComponents()[0]
-      if (host == null) return false
-      if (host.name === 'ip4') return !(host.value ?? '').startsWith('127.')
-      if (host.name === 'ip6') return host.value !== '::1'
-      return true
+      return host != null && !isLoopback(host.name, host.value ?? '')
     } catch {
       return false
     }
