@@ -46,6 +46,10 @@ import { depositAtRelays } from './mailbox/deposit.js'
 import { applyPortMemory, learnPorts, type PortMemory } from './network/stable-ports.js'
 import { relayListener, relayTransport, type RelayListener } from './network/relay-listener.js'
 import { announceAddrs, announcedFirst, withoutAnnounced } from './network/announce.js'
+import { HolePuncher, type HolePunchStats } from './network/hole-punch.js'
+import { StunServer, type StunStats } from './network/stun-server.js'
+import { holdDataChannels, relayStunUrls, stunProblem, webrtcTransport } from './network/webrtc.js'
+import { firstBadAddr } from './network/addrs.js'
 import { BootstrapKeeper, bootstrapDiscovery, bootstrapPeer, checkBootstrap } from './network/bootstrap.js'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { DEFAULT_LISTEN, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
@@ -197,6 +201,28 @@ export interface PigeonInit {
    * @default none
    */
   allowNetworks?: string[]
+  /**
+   * Hole punching: a relayed connection this node dials is upgraded to a direct WebRTC one
+   * where both NATs allow it (src/network/hole-punch.ts), and the relay is then only the
+   * introducer. ICE learns this node's public address from the STUN servers below.
+   *
+   * @default true for a node that is not a relay; false for a relay
+   */
+  webrtc?: boolean
+  /**
+   * STUN servers (`stun:host:port`) that WebRTC asks besides the home relays, which serve STUN on
+   * UDP at their TCP port. Bad ones throw a TypeError from createNode.
+   *
+   * @default none
+   */
+  stun?: string[]
+  /**
+   * A relay answers STUN binding requests on UDP at the port number of its first TCP listen
+   * address, so that the nodes it serves can hole-punch. Ignored when not a relay.
+   *
+   * @default true
+   */
+  relayStun?: boolean
   /** Delay before the first retry of a failed delivery, ms. @default RETRY_MIN_MS (1000) */
   retryMin?: number
   /** Longest delay between retries, ms. @default RETRY_MAX_MS (300000) */
@@ -214,6 +240,11 @@ export interface PigeonInit {
    * @default defaultLogger() from @libp2p/logger (the `debug` package: off unless DEBUG is set)
    */
   logger?: ComponentLogger
+}
+
+/** Whether a node hole-punches with WebRTC (PigeonInit.webrtc). */
+function webrtcOn (init: PigeonInit): boolean {
+  return init.webrtc ?? (init.relay == null || init.relay === false)
 }
 
 /** 'stored': held by relays for an offline recipient; the others come from the recipient. */
@@ -249,6 +280,8 @@ export interface PigeonEvents {
   'relay:advertised': CustomEvent<number>
   /** This node's home relays changed (added or removed, by hand or by the relay finder): the new list. */
   'relays:change': CustomEvent<RelayRecord[]>
+  /** An attempt to turn a relayed connection into a direct one ended (src/network/hole-punch.ts). */
+  'hole-punch': CustomEvent<{ peer: string, outcome: 'direct' | 'failed', ms: number }>
 }
 
 export interface NodeStatus {
@@ -282,6 +315,11 @@ export interface NodeStatus {
    * serves anyone) when it was last stored as a provider of the relay key.
    */
   dht: DiscoveryStatus & { advertised: number | null }
+  /**
+   * NAT traversal: whether this node hole-punches with WebRTC, the STUN servers it would ask now,
+   * its upgrade attempts since start, and (a relay) the STUN server it runs.
+   */
+  nat: { webrtc: boolean, stunServers: string[], holePunch: HolePunchStats | null, stunServer: (StunStats & { port: number }) | null }
 }
 
 const OUTBOX_BODY_KIND: Record<OutboxRecord['kind'], number> = {
@@ -332,6 +370,14 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private readonly relayFinder?: RelayFinder
   /** Advertises a relay that serves anyone on the DHT (absent on other nodes). */
   private readonly relayAdvertiser?: RelayAdvertiser
+  /** Upgrades relayed connections to direct WebRTC ones (absent when PigeonInit.webrtc is off). */
+  private readonly holePuncher?: HolePuncher
+  /** Uncounts this node among the process's WebRTC users (set while started with WebRTC on). */
+  private releaseDataChannels?: () => void
+  /** A relay's STUN server (absent on other nodes, and with PigeonInit.relayStun false). */
+  private readonly stunServer?: StunServer
+  /** STUN servers from PigeonInit.stun. */
+  private readonly stun: string[]
   /** When each peer's card was last looked up after a failed delivery, oldest first. */
   private readonly refreshedAt = new Map<string, number>()
   private startedAt = 0
@@ -418,6 +464,14 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         replaceAfter: init.relayReplaceAfter
       })
     }
+    this.stun = init.stun ?? []
+    if (webrtcOn(init)) {
+      this.holePuncher = new HolePuncher({ libp2p, log: logger.forComponent('pigeon:hole-punch') })
+      this.holePuncher.addEventListener('hole-punch', (evt) => { this.safeDispatchEvent('hole-punch', { detail: evt.detail }) })
+    }
+    if (init.relay != null && init.relay !== false && init.relayStun !== false) {
+      this.stunServer = new StunServer({ log: logger.forComponent('pigeon:stun') })
+    }
     this.discovery.publisher?.addEventListener('published', (evt) => { this.safeDispatchEvent<PublishState>('card:published', { detail: evt.detail }) })
     const topics = new ChannelTopics(libp2p.services.pubsub)
     this.channels = new Channels({
@@ -456,6 +510,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     const bootstrapPeers = checkBootstrap(init.bootstrap ?? [])
     if (init.dht != null && !DHT_MODES.includes(init.dht)) throw new TypeError(`dht must be one of ${DHT_MODES.join(', ')}`)
     if (init.dhtAddresses != null && !DHT_ADDRESSES.includes(init.dhtAddresses)) throw new TypeError(`dhtAddresses must be one of ${DHT_ADDRESSES.join(', ')}`)
+    const badStun = firstBadAddr(init.stun ?? [], stunProblem)
+    if (badStun != null) throw new TypeError(`stun server ${JSON.stringify(badStun.addr)} ${badStun.why}`)
     let privateKey = init.privateKey
     let store: Store
     if (init.memory === true) {
@@ -495,7 +551,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
           ...(init.allowNetworks != null ? { allow: init.allowNetworks } : {})
         },
         addresses: { listen: await applyPortMemory(configured, remembered), appendAnnounce: announced.map(a => a.toString()) },
-        transports: [tcp(), webSockets(), relayTransport()],
+        transports: [tcp(), webSockets(), relayTransport(), ...(webrtcOn(init) ? [webrtcTransport({ stunServers: () => node?.stunServers() ?? [] })] : [])],
         peerDiscovery: [...bootstrapDiscovery(bootstrapPeers), ...lanDiscovery(mdnsOn(init.mdns, relayLimits != null, configured))],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
@@ -537,6 +593,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     if (this.started) return
     if (this.stopped) throw new NotStartedError('a stopped node cannot be started again: create a new one')
     await this.libp2p.start()
+    if (this.holePuncher != null) this.releaseDataChannels = holdDataChannels()
     if (this.configuredListen != null) await this.store.putMeta(PORTS_META_KEY, learnPorts(this.configuredListen, withoutAnnounced(this.libp2p.getMultiaddrs(), this.announced)))
     for (const contact of this.book.list()) await this.directory.rememberContact(contact)
     this.libp2p.addEventListener('self:peer:update', () => {
@@ -557,6 +614,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     await this.channels.start()
     await this.homeRelays.start()
     this.discovery.start()
+    this.holePuncher?.start()
+    await this.startStun()
     this.bootstrapKeeper?.start()
     this.relayAdvertiser?.start()
     this.relayFinder?.start()
@@ -564,6 +623,28 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     this.started = true
     this.greetContacts()
     this.log.info('started %p with %d listen address(es)', this.peerId, this.libp2p.getMultiaddrs().length)
+  }
+
+  /**
+   * A relay answers STUN on UDP at its first TCP listen port, where the nodes it serves expect it
+   * (src/network/webrtc.ts, relayStunUrls). A port already taken costs hole punching, not the relay.
+   */
+  private async startStun (): Promise<void> {
+    if (this.stunServer == null) return
+    const tcp = this.libp2p.getMultiaddrs().map(a => a.getComponents()).find(c => c[1]?.name === 'tcp' && (c[2] == null || c[2].name === 'p2p'))
+    const port = Number(tcp?.[1].value ?? 0)
+    if (port === 0) return
+    try {
+      await this.stunServer.start(port)
+      this.log.info('answering STUN on udp port %d', port)
+    } catch (err: any) {
+      this.log.warn('cannot answer STUN on udp port %d (%s): nodes behind NAT cannot learn their public address here', port, err.message)
+    }
+  }
+
+  /** STUN servers WebRTC asks now: the configured ones, then each home relay's. */
+  stunServers (): string[] {
+    return [...new Set([...this.stun, ...relayStunUrls(this.homeRelays.addresses().map(a => a.toString()))])]
   }
 
   /**
@@ -591,6 +672,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     this.log.info('stopping')
     const began = Date.now()
     this.discovery.stop()
+    this.holePuncher?.stop()
+    await this.stunServer?.stop()
     this.bootstrapKeeper?.stop()
     this.relayAdvertiser?.stop()
     this.relayFinder?.stop()
@@ -600,6 +683,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     await this.outbox.stop()
     const servicesStopped = Date.now()
     await this.libp2p.stop()
+    this.releaseDataChannels?.()
     const libp2pStopped = Date.now()
     await this.store.close()
     const done = Date.now()
@@ -1011,14 +1095,21 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         ...this.channels.stats
       },
       delivery: this.latency.summary(),
-      dht: { ...this.discovery.status(), advertised: this.relayAdvertiser?.advertisedAt ?? null }
+      dht: { ...this.discovery.status(), advertised: this.relayAdvertiser?.advertisedAt ?? null },
+      nat: {
+        webrtc: this.holePuncher != null,
+        stunServers: this.stunServers(),
+        holePunch: this.holePuncher?.counts() ?? null,
+        stunServer: this.stunServer == null || this.stunServer.port() === 0 ? null : { port: this.stunServer.port(), ...this.stunServer.counts() }
+      }
     }
   }
 
   private connectionKinds (): { direct: number, relayed: number, relayedPeers: string[] } {
     const kinds = { direct: 0, relayed: 0, relayedPeers: new Set<string>() }
     for (const c of this.libp2p.getConnections()) {
-      if (c.limits != null || c.remoteAddr.getComponents().some(p => p.name === 'p2p-circuit')) {
+      // A WebRTC connection signalled through a relay keeps the circuit in its address but is direct.
+      if (c.limits != null || !c.direct) {
         kinds.relayed++
         kinds.relayedPeers.add(c.remotePeer.toString())
       } else {

@@ -115,17 +115,24 @@ describe('the NAT lab: strangers on different networks', async () => {
     for (const c of cleanups.reverse()) await c().catch(() => {})
   })
 
-  it('alice and bob, behind different NATs, add each other by peer id and message both ways', { skip: unavailable }, async (t) => {
+  it('alice and bob, behind different NATs, add each other by peer id, message both ways, and hole-punch to a direct connection', { skip: unavailable }, async (t) => {
     const alice = nodes.get('alice')!
     const bob = nodes.get('bob')!
-    await ok(alice, 'contacts', 'add', 'bob', bob.daemon.info.peerId)
+    const bobId = bob.daemon.info.peerId
+    await ok(alice, 'contacts', 'add', 'bob', bobId)
     await ok(bob, 'contacts', 'add', 'alice', alice.daemon.info.peerId)
     await ok(alice, 'send', 'bob', 'hello from behind my NAT', '--wait', '--timeout', String(DEADLINE / 1000))
+    // The first message goes through a relay's circuit; alice then upgrades that connection.
+    const punched = await alice.events.next<{ peer: string, outcome: string, ms: number }>('hole-punch', e => e.peer === bobId, DEADLINE)
+    t.diagnostic(`hole punch alice -> bob: ${punched.outcome} in ${punched.ms} ms`)
+    assert.equal(punched.outcome, 'direct', 'ICE found a path through both NATs (STUN on the relays)')
+    const status = JSON.parse(await ok(alice, '--json', 'status'))
+    assert.ok(status.peers.list.includes(bobId) && !status.connections.relayedPeers.includes(bobId), `alice reaches bob directly, with no relay limits: ${JSON.stringify(status.connections)}`)
+    assert.ok(status.nat.stunServers.length >= 1, `alice asks her relays for her public address: ${JSON.stringify(status.nat)}`)
+    assert.equal(status.nat.holePunch.direct, 1)
     await ok(bob, 'send', 'alice', 'and from behind mine', '--wait', '--timeout', String(DEADLINE / 1000))
     assert.deepEqual(JSON.parse(await ok(bob, '--json', 'inbox')).map((m: { text: string }) => m.text), ['hello from behind my NAT'])
     assert.deepEqual(JSON.parse(await ok(alice, '--json', 'inbox')).map((m: { text: string }) => m.text), ['and from behind mine'])
-    const status = JSON.parse(await ok(alice, '--json', 'status'))
-    t.diagnostic(`alice's connections: ${status.connections.direct} direct, ${status.connections.relayed} relayed (hole punching is not built: a NATed peer is reached through a relay's circuit or its mailbox)`)
   })
 
   it('alice reaches carol behind a symmetric NAT through a relay', { skip: unavailable }, async () => {
@@ -134,6 +141,8 @@ describe('the NAT lab: strangers on different networks', async () => {
     await ok(alice, 'contacts', 'add', 'carol', carol.daemon.info.peerId)
     await ok(alice, 'send', 'carol', 'through the relay', '--wait', '--timeout', String(DEADLINE / 1000))
     assert.deepEqual(JSON.parse(await ok(carol, '--json', 'inbox')).map((m: { text: string }) => m.text), ['through the relay'])
+    const punched = await alice.events.next<{ peer: string, outcome: string }>('hole-punch', e => e.peer === carol.daemon.info.peerId, DEADLINE)
+    assert.equal(punched.outcome, 'failed', 'a new random port per destination defeats ICE')
     const status = JSON.parse(await ok(alice, '--json', 'status'))
     assert.ok(status.connections.relayedPeers.includes(carol.daemon.info.peerId), `alice reaches carol over a relayed connection: ${JSON.stringify(status.connections)}`)
     assert.match(await ok(alice, 'status'), /^peers +\d+ connected \(\d+ direct, [1-9]\d* relayed\)$/m)

@@ -283,6 +283,7 @@ export class ControlServer {
     const onReceipt = (evt: CustomEvent<ReceiptEvent>): void => { write('receipt', evt.detail) }
     const onRelays = (evt: CustomEvent<RelayRecord[]>): void => { write('relays', evt.detail) }
     const onCard = (evt: CustomEvent<PublishState>): void => { write('card', evt.detail) }
+    const onHolePunch = (evt: CustomEvent<{ peer: string, outcome: string, ms: number }>): void => { write('hole-punch', evt.detail) }
     const onOutbox = (evt: CustomEvent<OutboxRecord>): void => { write('outbox', evt.detail) }
     const onPost = (evt: CustomEvent<ChannelMessageView>): void => {
       if (live) sendPost(evt.detail)
@@ -300,6 +301,7 @@ export class ControlServer {
     node.addEventListener('channel:message', onPost)
     node.addEventListener('relays:change', onRelays)
     node.addEventListener('card:published', onCard)
+    node.addEventListener('hole-punch', onHolePunch)
     this.streams.add(res)
     const heartbeat = setInterval(() => { if (!res.writableEnded) res.write(': keep-alive\n\n') }, 15_000)
     try {
@@ -325,6 +327,7 @@ export class ControlServer {
       node.removeEventListener('channel:message', onPost)
       node.removeEventListener('relays:change', onRelays)
       node.removeEventListener('card:published', onCard)
+      node.removeEventListener('hole-punch', onHolePunch)
     }
   }
 

@@ -157,7 +157,29 @@ export class Internet {
     await this.namespace(router)
     await this.plug(router, 'wan', 100 + n)
     await exec('ip', ['netns', 'exec', router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'], { timeout: IP_TIMEOUT_MS })
-    await nft(router, `table ip nat {\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n    oifname "wan" masquerade${nat === 'symmetric' ? ' fully-random' : ''}\n  }\n}\n`)
+    // The filter is a home router's firewall: unsolicited packets from the internet are dropped.
+    // Without it the router answers a peer's early hole-punching packet itself (port unreachable),
+    // and the conntrack entry that answer leaves makes the NAT map the host's own packet to that
+    // peer onto a different port, so hole punching between two such routers never works.
+    await nft(router, [
+      'table ip nat {',
+      '  chain postrouting {',
+      '    type nat hook postrouting priority srcnat; policy accept;',
+      `    oifname "wan" masquerade${nat === 'symmetric' ? ' fully-random' : ''}`,
+      '  }',
+      '}',
+      'table ip filter {',
+      '  chain input {',
+      '    type filter hook input priority filter; policy accept;',
+      '    iifname "wan" ct state new drop',
+      '  }',
+      '  chain forward {',
+      '    type filter hook forward priority filter; policy accept;',
+      '    iifname "wan" ct state new drop',
+      '  }',
+      '}',
+      ''
+    ].join('\n'))
     this.routers.set(n, router)
   }
 
