@@ -113,6 +113,19 @@ function dht (s: NodeStatus): string {
   return `dht        ${d.mode}, ${d.routingTable} server${d.routingTable === 1 ? '' : 's'} known, ${card}${refused > 0 ? `, ${refused} bad record${refused === 1 ? '' : 's'} refused` : ''}`
 }
 
+/**
+ * NAT traversal in one line: hole punching (on or off, attempts and how many went direct) and,
+ * on a relay, the STUN server it runs.
+ */
+function nat (s: NodeStatus): string {
+  const n = s.nat
+  const punch = n.holePunch == null
+    ? 'hole punching off'
+    : `hole punching ${n.holePunch.attempts === 0 ? 'not tried yet' : `${n.holePunch.direct} of ${n.holePunch.attempts} direct`}, STUN ${n.stunServers.length === 0 ? 'none (no home relay yet)' : n.stunServers.join(' ')}`
+  const stun = n.stunServer == null ? '' : `; answering STUN on udp ${n.stunServer.port} (${n.stunServer.answered} answered)`
+  return `nat        ${punch}${stun}`
+}
+
 export function statusText (s: NodeStatus): string {
   const o = s.outbox
   return [
@@ -121,6 +134,7 @@ export function statusText (s: NodeStatus): string {
     `peers      ${s.peers.connected} connected${s.connections.relayed > 0 ? ` (${s.connections.direct} direct, ${s.connections.relayed} relayed)` : ''}`,
     ...network(s),
     dht(s),
+    nat(s),
     `outbox     ${o.queued} queued, ${o.sent} sent, ${o.delivered} delivered, ${o.read} read, ${o.failed} failed`,
     `delivery   ${s.delivery.count === 0 ? `none in the last ${duration(s.delivery.windowMs)}` : `p50 ${millis(s.delivery.p50Ms)}, p99 ${millis(s.delivery.p99Ms)} over ${s.delivery.count} in the last ${duration(s.delivery.windowMs)}`}`,
     `inbox      ${s.inbox.total} messages, ${s.inbox.unread} unread, ${s.inbox.requests} requests`,

@@ -17,6 +17,7 @@ import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../src/ops/log.js'
 import { SETTINGS, SETTING_KEYS, configPath, configValues, daemonOptions, editConfigFile, loadConfig, type Config, type SettingKey, type SettingValue } from '../src/config/index.js'
 import { announceProblem } from '../src/network/announce.js'
 import { bootstrapPeer, bootstrapProblem } from '../src/network/bootstrap.js'
+import { stunProblem } from '../src/network/stun-urls.js'
 import { DHT_ADDRESSES, DHT_MODES } from '../src/discovery/constants.js'
 import { firstBadAddr } from '../src/network/addrs.js'
 import { qrText } from './qr.js'
@@ -80,6 +81,9 @@ interface StartOptions {
   dhtAddresses?: string
   autoRelays?: number
   mdns?: boolean
+  webrtc?: boolean
+  stun?: string[]
+  relayStun?: boolean
   apiHost?: string
   apiPort?: string
   operatorHost?: string
@@ -116,7 +120,7 @@ function startFlags (opts: StartOptions): Partial<Config> {
       throw new CliError(`--relay-allow "${id}" is not a peer id`, EXIT.USAGE)
     }
   }
-  for (const [flag, addrs, problem] of [['--announce', opts.announce, announceProblem], ['--bootstrap', opts.bootstrap, bootstrapProblem]] as const) {
+  for (const [flag, addrs, problem] of [['--announce', opts.announce, announceProblem], ['--bootstrap', opts.bootstrap, bootstrapProblem], ['--stun', opts.stun, stunProblem]] as const) {
     const bad = firstBadAddr(addrs ?? [], problem)
     if (bad != null) throw new CliError(`${flag} ${JSON.stringify(bad.addr)} ${bad.why}`, EXIT.USAGE)
   }
@@ -128,6 +132,9 @@ function startFlags (opts: StartOptions): Partial<Config> {
     dhtAddresses: opts.dhtAddresses as Config['dhtAddresses'] | undefined,
     autoRelays: opts.autoRelays,
     mdns: opts.mdns,
+    webrtc: opts.webrtc,
+    stun: opts.stun,
+    relayStun: opts.relayStun,
     apiHost: opts.apiHost,
     apiPort: portFlag('--api-port', opts.apiPort),
     operatorHost: opts.operatorHost,
@@ -189,6 +196,9 @@ program.command('start')
   .option('--auto-relays <count>', `home relays chosen on the DHT when none was added by hand (0: none)${byDefault('autoRelays')}`, wholeNumber('--auto-relays', 16))
   .option('--mdns', 'find pigeon peers on the same LAN with mDNS (the default for a node that is not a relay and listens beyond loopback)')
   .option('--no-mdns', 'do not use mDNS')
+  .option('--webrtc', 'hole punching: upgrade relayed connections to direct WebRTC ones where both NATs allow (the default for a node that is not a relay)')
+  .option('--no-webrtc', 'do not hole-punch: peers behind NAT stay reached through relays')
+  .option('--stun <url...>', 'STUN servers (stun:host:port) WebRTC asks for this node\'s public address besides its home relays')
   .option('--api-host <host>', `interface for the control API${byDefault('apiHost')}`)
   .option('--api-port <port>', `port for the control API (0: chosen by the OS)${byDefault('apiPort')}`)
   .option('--operator-port <port>', 'serve /healthz, /readyz and /metrics on this port (0: chosen by the OS; default: off)')
@@ -198,6 +208,8 @@ program.command('start')
   .addOption(new Option('--durability <mode>', `fsync: survive power loss; os: survive a process crash, faster${byDefault('durability')}`).choices(['fsync', 'os']))
   .option('--relay', 'also run as a relay: keep mailboxes for offline peers and relay connections for peers behind NAT')
   .option('--no-relay', 'do not run as a relay (overrides the config)')
+  .option('--relay-stun', 'a relay answers STUN on UDP at its TCP port, so the nodes it serves can hole-punch (the default)')
+  .option('--no-relay-stun', 'a relay does not answer STUN on UDP at its TCP port (it does by default)')
   .option('--relay-allow <peerId...>', 'serve only these recipients (default: anyone)')
   .option('--relay-quota-messages <count>', `envelopes held per recipient${byDefault('relayQuotaMessages')}`, count('--relay-quota-messages'))
   .option('--relay-quota-bytes <bytes>', `bytes held per recipient${byDefault('relayQuotaBytes')}`, count('--relay-quota-bytes'))

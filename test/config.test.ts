@@ -232,7 +232,9 @@ describe('pigeon start and pigeon config with a config file', () => {
       [{ apiPort: 70000 }, {}, 'config.json: apiPort: must be an integer from 0 to 65535'],
       ['{"relay": true,', {}, 'config.json: not valid JSON'],
       [{ relay: true }, { PIGEON_RELAY_TTL: 'forever' }, 'PIGEON_RELAY_TTL: must be a positive whole number'],
-      [undefined, { PIGEON_RELAY_QUOTA: '5' }, 'PIGEON_RELAY_QUOTA: unknown setting']
+      [undefined, { PIGEON_RELAY_QUOTA: '5' }, 'PIGEON_RELAY_QUOTA: unknown setting'],
+      [{ stun: ['turn:relay.example.org'] }, {}, 'config.json: stun: "turn:relay.example.org" is not a STUN server'],
+      [undefined, { PIGEON_WEBRTC: 'maybe' }, 'PIGEON_WEBRTC: must be true or false']
     ]
     for (const [config, env, message] of cases) {
       const dir = await dataDir(config)
@@ -242,6 +244,10 @@ describe('pigeon start and pigeon config with a config file', () => {
       assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr)
       await assert.rejects(stat(join(dir, 'identity.key')), { code: 'ENOENT' }, 'no node was started')
     }
+    const dir = await dataDir(undefined)
+    const flag = await pigeon(['--data-dir', dir, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--stun', 'stun:relay.example.org:99999'])
+    assert.equal(flag.code, 2, flag.stderr)
+    assert.equal(flag.stderr.trim(), 'pigeon: --stun "stun:relay.example.org:99999" has port 99999, which is not from 1 to 65535')
   })
 
   it('config show prints each value and its source, without a running node', async () => {

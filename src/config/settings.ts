@@ -14,6 +14,7 @@ import { announceProblem } from '../network/announce.js'
 import { bootstrapProblem } from '../network/bootstrap.js'
 import { firstBadAddr } from '../network/addrs.js'
 import { DHT_ADDRESSES, DHT_MODES } from '../discovery/constants.js'
+import { stunProblem } from '../network/stun-urls.js'
 
 /** A value as the config file holds it: settings are flat and JSON-typed. */
 export type SettingValue = string | number | boolean | string[] | null
@@ -121,6 +122,8 @@ const announceList = checkedAddrs(announceProblem)
 /** Bootstrap peers: each address ends in its peer's id. */
 const bootstrapList = checkedAddrs(bootstrapProblem)
 const peerIds = list((s) => { peerIdFromString(s) }, 'peer ids')
+/** STUN servers: each one `stun:host` or `stun:host:port`. */
+const stunUrls = list((s) => { if (stunProblem(s) != null) throw new Error(stunProblem(s)) }, 'STUN servers')
 
 /**
  * The settings, in the order `pigeon config show` prints them. Relay limits apply only when
@@ -133,6 +136,8 @@ export const SETTINGS = {
   dht: { env: 'PIGEON_DHT', flag: '--dht', default: 'auto', description: 'the DHT that finds peers by id: server answers others (relays, public nodes), client only asks, auto becomes a server with a public address (a relay: server), off: none', ...choice(DHT_MODES) },
   dhtAddresses: { env: 'PIGEON_DHT_ADDRESSES', flag: '--dht-addresses', default: 'public', description: 'peer addresses the DHT passes on: public drops loopback and private ones; all keeps them (one LAN, a test lab)', ...choice(DHT_ADDRESSES) },
   mdns: { env: 'PIGEON_MDNS', flag: '--mdns', default: null, none: 'on for a node that is not a relay and listens beyond loopback', description: 'find pigeon peers on the same LAN with mDNS (true or false)', ...nullable(boolean) },
+  webrtc: { env: 'PIGEON_WEBRTC', flag: '--webrtc', default: null, none: 'on for a node that is not a relay', description: 'hole punching: upgrade relayed connections to direct WebRTC ones where both NATs allow (true or false)', ...nullable(boolean) },
+  stun: { env: 'PIGEON_STUN', flag: '--stun', default: null, none: 'only the home relays\' own', description: 'STUN servers WebRTC asks for this node\'s public address besides its home relays (stun:host:port)', ...nullable(stunUrls) },
   autoRelays: { env: 'PIGEON_AUTO_RELAYS', flag: '--auto-relays', default: 2, description: 'home relays chosen on the DHT when none was added by hand (0: none)', ...integer(0, 16, 'a whole number from 0 to 16') },
   apiHost: { env: 'PIGEON_API_HOST', flag: '--api-host', default: '127.0.0.1', description: 'interface of the control API', ...host },
   apiPort: { env: 'PIGEON_API_PORT', flag: '--api-port', default: 0, description: 'port of the control API (0: chosen by the OS)', ...port },
@@ -141,6 +146,7 @@ export const SETTINGS = {
   readReceipts: { env: 'PIGEON_READ_RECEIPTS', flag: '--read-receipts', default: true, description: 'tell senders when their messages are read', ...boolean },
   durability: { env: 'PIGEON_DURABILITY', flag: '--durability', default: 'fsync', description: 'fsync: survive power loss; os: survive a process crash, faster', ...choice(['fsync', 'os'] as const) },
   relay: { env: 'PIGEON_RELAY', flag: '--relay', default: false, description: 'also run as a relay', ...boolean },
+  relayStun: { env: 'PIGEON_RELAY_STUN', flag: '--relay-stun', default: true, description: 'a relay answers STUN on UDP at its TCP port, so the nodes it serves can hole-punch', ...boolean },
   relayAllow: { env: 'PIGEON_RELAY_ALLOW', flag: '--relay-allow', default: null, none: 'anyone', description: 'the only recipients a relay serves (peer ids; null: anyone)', ...nullable(peerIds) },
   relayQuotaMessages: { env: 'PIGEON_RELAY_QUOTA_MESSAGES', flag: '--relay-quota-messages', default: DEFAULT_QUOTA_MESSAGES, description: 'envelopes a relay holds per recipient', ...positive },
   relayQuotaBytes: { env: 'PIGEON_RELAY_QUOTA_BYTES', flag: '--relay-quota-bytes', default: DEFAULT_QUOTA_BYTES, description: 'bytes a relay holds per recipient', ...positive },

@@ -212,6 +212,32 @@ export class PigeonMetrics {
         for (const reason of CARD_REFUSALS) this.inc({ reason }, s.dht.refused[reason])
       }
     })
+    new Counter({
+      name: 'pigeon_hole_punch_total',
+      help: 'Attempts to upgrade a relayed connection to a direct WebRTC one since start, by outcome: direct or failed.',
+      labelNames: ['outcome'],
+      registers,
+      async collect () {
+        const s = await status()
+        if (s?.nat.holePunch == null) return
+        this.reset()
+        this.inc({ outcome: 'direct' }, s.nat.holePunch.direct)
+        this.inc({ outcome: 'failed' }, s.nat.holePunch.failed)
+      }
+    })
+    new Counter({
+      name: 'pigeon_stun_requests_total',
+      help: 'STUN datagrams a relay received since start, by outcome: answered, or dropped (not a binding request, or over budget).',
+      labelNames: ['outcome'],
+      registers,
+      async collect () {
+        const s = await status()
+        if (s?.nat.stunServer == null) return
+        this.reset()
+        this.inc({ outcome: 'answered' }, s.nat.stunServer.answered)
+        this.inc({ outcome: 'dropped' }, s.nat.stunServer.dropped)
+      }
+    })
     new Gauge({
       name: 'pigeon_dht_servers',
       help: 'DHT servers in this node\'s routing table.',
