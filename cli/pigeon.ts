@@ -80,6 +80,7 @@ interface StartOptions {
   dht?: string
   dhtAddresses?: string
   autoRelays?: number
+  replaceRelaysAfter?: number
   mdns?: boolean
   webrtc?: boolean
   stun?: string[]
@@ -131,6 +132,7 @@ function startFlags (opts: StartOptions): Partial<Config> {
     dht: opts.dht as Config['dht'] | undefined,
     dhtAddresses: opts.dhtAddresses as Config['dhtAddresses'] | undefined,
     autoRelays: opts.autoRelays,
+    replaceRelaysAfter: opts.replaceRelaysAfter,
     mdns: opts.mdns,
     webrtc: opts.webrtc,
     stun: opts.stun,
@@ -194,6 +196,7 @@ program.command('start')
   .addOption(new Option('--dht <mode>', `the DHT that finds peers by id: server, client, auto (a server once the node has a public address; a relay is a server) or off${byDefault('dht')}`).choices(DHT_MODES))
   .addOption(new Option('--dht-addresses <which>', `peer addresses the DHT passes on: public, or all (for one LAN or a test lab)${byDefault('dhtAddresses')}`).choices(DHT_ADDRESSES))
   .option('--auto-relays <count>', `home relays chosen on the DHT when none was added by hand (0: none)${byDefault('autoRelays')}`, wholeNumber('--auto-relays', 16))
+  .option('--replace-relays-after <seconds>', `seconds a home relay chosen on the DHT may stay unreachable before another replaces it${byDefault('replaceRelaysAfter')}`, count('--replace-relays-after'))
   .option('--mdns', 'find pigeon peers on the same LAN with mDNS (the default for a node that is not a relay and listens beyond loopback)')
   .option('--no-mdns', 'do not use mDNS')
   .option('--webrtc', 'hole punching: upgrade relayed connections to direct WebRTC ones where both NATs allow (the default for a node that is not a relay)')

@@ -456,8 +456,10 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
           list: () => this.homeRelays.list(),
           add: async (card, source) => await this.addRelay(card, source),
           remove: async (peerId) => { await this.removeRelay(peerId) },
-          connected: (peerId) => this.libp2p.getConnections(peerIdFromString(peerId)).length > 0
+          connected: (peerId) => this.libp2p.getConnections(peerIdFromString(peerId)).length > 0,
+          reach: async (peerId, options) => await this.libp2p.dial(peerIdFromString(peerId), { signal: AbortSignal.any([options.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) }).then(() => true, () => false)
         },
+        network: { online: () => this.libp2p.getConnections().length > 0 },
         cards: this,
         self: libp2p.peerId,
         log: logger.forComponent('pigeon:relay-finder'),
@@ -632,7 +634,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
    */
   private async startStun (): Promise<void> {
     if (this.stunServer == null) return
-    const tcp = this.libp2p.getMultiaddrs().map(a => a.getComponents()).find(c => c[1]?.name === 'tcp' && (c[2] == null || c[2].name === 'p2p'))
+    const tcp = this.libp2p.services.relayListener.listening().map(a => a.getComponents()).find(c => c[1]?.name === 'tcp' && (c[2] == null || c[2].name === 'p2p'))
     const port = Number(tcp?.[1].value ?? 0)
     if (port === 0) return
     try {

@@ -89,7 +89,9 @@ describe('the NAT lab: strangers on different networks', async () => {
     await net!.home(n, nat)
     const netns = await net!.host(name)
     const addr = await net!.attach(netns, n)
-    return await start(name, netns, [`/ip4/${addr}/tcp/0`], [...NODE_ARGS, '--bootstrap', bootstrap])
+    // A relay that dies is replaced after 5 s unreachable, not the default minute.
+    // Debug logs, so that a failure can show what the relay finder did.
+    return await start(name, netns, [`/ip4/${addr}/tcp/0`], [...NODE_ARGS, '--bootstrap', bootstrap, '--replace-relays-after', '5', '--log-level', 'debug'])
   }
 
   before(async () => {
@@ -98,7 +100,7 @@ describe('the NAT lab: strangers on different networks', async () => {
     const bootHost = await net.publicHost(10)
     const boot = await start('boot', bootHost.netns, [`/ip4/${bootHost.addr}/tcp/0`], [...NODE_ARGS, '--dht', 'server'])
     bootstrap = boot.daemon.tcpAddress
-    await Promise.all([11, 12].map(async (octet, i) => {
+    await Promise.all([11, 12, 13].map(async (octet, i) => {
       const host = await net!.publicHost(octet)
       await start(`relay${i + 1}`, host.netns, [`/ip4/${host.addr}/tcp/0`], [...NODE_ARGS, '--relay', '--bootstrap', bootstrap])
     }))
@@ -172,5 +174,31 @@ describe('the NAT lab: strangers on different networks', async () => {
     await ok(alice, 'send', 'bob', 'found you again', '--wait', '--timeout', String(DEADLINE / 1000))
     const texts = JSON.parse(await ok(bob, '--json', 'inbox')).map((m: { text: string }) => m.text)
     assert.equal(texts.at(-1), 'found you again')
+  })
+
+  it('a relay dies: bob replaces it with another from the DHT within a bounded time, and messages still arrive', { skip: unavailable }, async () => {
+    const alice = nodes.get('alice')!
+    const bob = nodes.get('bob')!
+    const before = JSON.parse(await ok(bob, '--json', 'relays', 'list')) as Array<{ peerId: string, source: string }>
+    const victim = [...nodes.values()].find(n => n.name.startsWith('relay') && n.daemon.info.peerId === before[0].peerId)
+    assert.ok(victim != null, `bob's first relay is one of the lab's: ${JSON.stringify(before)}`)
+    await victim.events.close()
+    await victim.daemon.kill()
+    nodes.delete(victim.name)
+    const began = Date.now()
+    const replaced = await bob.events.next<Array<{ peerId: string }>>('relays', list => list.length === 2 && !list.some(r => r.peerId === victim.daemon.info.peerId), DEADLINE).catch(async (err) => {
+      const finder = bob.daemon.stderr.split('\n').filter(l => /relay-finder|home-relays/.test(l)).slice(-30).join('\n')
+      throw new Error(`${String(err.message)}: bob still has ${await ok(bob, '--json', 'relays', 'list')}; his relay finder said:\n${finder}`)
+    })
+    const after = JSON.parse(await ok(bob, '--json', 'relays', 'list')) as Array<{ peerId: string, source: string, connected: boolean }>
+    assert.deepEqual(after.map(r => r.peerId).sort(), replaced.map(r => r.peerId).sort())
+    assert.ok(after.every(r => r.source === 'discovered' && r.connected), `both of bob's relays are discovered and connected: ${JSON.stringify(after)}`)
+    const listed = await ok(bob, 'relays', 'list')
+    assert.ok(!listed.includes(victim.daemon.info.peerId), listed)
+    // Within the bound: 5 s unreachable, the finder's 5 s check, and a DHT lookup.
+    assert.ok(Date.now() - began < DEADLINE)
+    await ok(alice, 'send', 'bob', 'after the relay died', '--wait', '--timeout', String(DEADLINE / 1000))
+    const texts = JSON.parse(await ok(bob, '--json', 'inbox')).map((m: { text: string }) => m.text)
+    assert.equal(texts.at(-1), 'after the relay died')
   })
 })

@@ -13,6 +13,7 @@ export function daemonOptions (config: Config): Omit<DaemonInit, 'dataDir' | 'on
     dht: config.dht,
     dhtAddresses: config.dhtAddresses,
     autoRelays: config.autoRelays,
+    relayReplaceAfter: config.replaceRelaysAfter * 1000,
     ...(config.mdns != null ? { mdns: config.mdns } : {}),
     ...(config.webrtc != null ? { webrtc: config.webrtc } : {}),
     ...(config.stun != null ? { stun: config.stun } : {}),

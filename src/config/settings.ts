@@ -13,7 +13,7 @@ import { DAY_MS, LIBP2P_DEFAULT_MAX_CONNECTIONS } from './constants.js'
 import { announceProblem } from '../network/announce.js'
 import { bootstrapProblem } from '../network/bootstrap.js'
 import { firstBadAddr } from '../network/addrs.js'
-import { DHT_ADDRESSES, DHT_MODES } from '../discovery/constants.js'
+import { DEFAULT_AUTO_RELAYS, DEFAULT_RELAY_REPLACE_AFTER_MS, DHT_ADDRESSES, DHT_MODES } from '../discovery/constants.js'
 import { stunProblem } from '../network/stun-urls.js'
 
 /** A value as the config file holds it: settings are flat and JSON-typed. */
@@ -136,9 +136,10 @@ export const SETTINGS = {
   dht: { env: 'PIGEON_DHT', flag: '--dht', default: 'auto', description: 'the DHT that finds peers by id: server answers others (relays, public nodes), client only asks, auto becomes a server with a public address (a relay: server), off: none', ...choice(DHT_MODES) },
   dhtAddresses: { env: 'PIGEON_DHT_ADDRESSES', flag: '--dht-addresses', default: 'public', description: 'peer addresses the DHT passes on: public drops loopback and private ones; all keeps them (one LAN, a test lab)', ...choice(DHT_ADDRESSES) },
   mdns: { env: 'PIGEON_MDNS', flag: '--mdns', default: null, none: 'on for a node that is not a relay and listens beyond loopback', description: 'find pigeon peers on the same LAN with mDNS (true or false)', ...nullable(boolean) },
+  autoRelays: { env: 'PIGEON_AUTO_RELAYS', flag: '--auto-relays', default: DEFAULT_AUTO_RELAYS, description: 'home relays chosen on the DHT when none was added by hand (0: none)', ...integer(0, 16, 'a whole number from 0 to 16') },
+  replaceRelaysAfter: { env: 'PIGEON_REPLACE_RELAYS_AFTER', flag: '--replace-relays-after', default: DEFAULT_RELAY_REPLACE_AFTER_MS / 1000, description: 'seconds a home relay chosen on the DHT may stay unreachable before another replaces it', ...integer(1, 86_400, 'a whole number of seconds from 1 to 86400') },
   webrtc: { env: 'PIGEON_WEBRTC', flag: '--webrtc', default: null, none: 'on for a node that is not a relay', description: 'hole punching: upgrade relayed connections to direct WebRTC ones where both NATs allow (true or false)', ...nullable(boolean) },
   stun: { env: 'PIGEON_STUN', flag: '--stun', default: null, none: 'only the home relays\' own', description: 'STUN servers WebRTC asks for this node\'s public address besides its home relays (stun:host:port)', ...nullable(stunUrls) },
-  autoRelays: { env: 'PIGEON_AUTO_RELAYS', flag: '--auto-relays', default: 2, description: 'home relays chosen on the DHT when none was added by hand (0: none)', ...integer(0, 16, 'a whole number from 0 to 16') },
   apiHost: { env: 'PIGEON_API_HOST', flag: '--api-host', default: '127.0.0.1', description: 'interface of the control API', ...host },
   apiPort: { env: 'PIGEON_API_PORT', flag: '--api-port', default: 0, description: 'port of the control API (0: chosen by the OS)', ...port },
   operatorHost: { env: 'PIGEON_OPERATOR_HOST', flag: '--operator-host', default: DEFAULT_OPERATOR_HOST, description: 'interface of the operator endpoint (needs operatorPort)', ...host },

@@ -13,3 +13,8 @@ export const DHT_ADDRESSES = ['public', 'all'] as const
  * a DHT spanning the internet must; 'all' keeps them, for a DHT inside one LAN or a test lab.
  */
 export type DhtAddresses = typeof DHT_ADDRESSES[number]
+
+/** Discovered relays a node keeps. */
+export const DEFAULT_AUTO_RELAYS = 2
+/** How long a discovered relay may be unreachable before it is replaced. */
+export const DEFAULT_RELAY_REPLACE_AFTER_MS = 60_000

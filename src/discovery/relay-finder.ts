@@ -8,8 +8,11 @@
  * operator whose relay is full adds relays rather than a bigger machine. (The DHT's XOR distance
  * would spread it far less evenly: docs/architecture.md, section 13.4, has the numbers.)
  *
- * A discovered relay that stays unreachable for `replaceAfter` is dropped, avoided for an hour,
- * and replaced. Relays added by hand win: with one, the finder adds none and drops none.
+ * A discovered relay that stays unreachable for `replaceAfter`, and does not answer one more dial,
+ * is dropped, avoided for an hour, and replaced. The clock runs only while the node is connected
+ * to someone: a node that lost its own network (a laptop moving between networks, a cable
+ * pulled) would otherwise drop every relay at once and then avoid the very relays it needs.
+ * Relays added by hand win: with one, the finder adds none and drops none.
  */
 import { createHash } from 'node:crypto'
 import { TypedEventEmitter } from 'main-event'
@@ -18,13 +21,11 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import type { KadDHT } from './dht.js'
 import type { Logger, PeerId } from '@libp2p/interface'
 import type { RelayRecord } from '../store/types.js'
+import { DEFAULT_AUTO_RELAYS, DEFAULT_RELAY_REPLACE_AFTER_MS } from './constants.js'
 
 /** The DHT key that relays provide: the raw CID of sha256("/pigeon/relay/1"). */
 export const RELAY_KEY = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode('/pigeon/relay/1')))
-/** Discovered relays a node keeps. */
-export const DEFAULT_AUTO_RELAYS = 2
-/** How long a discovered relay may be unreachable before it is replaced. */
-export const DEFAULT_RELAY_REPLACE_AFTER_MS = 60_000
+export { DEFAULT_AUTO_RELAYS, DEFAULT_RELAY_REPLACE_AFTER_MS } from './constants.js'
 /** How often the finder looks at its relays. */
 const CHECK_INTERVAL_MS = 5000
 /** A relay that was dropped is not chosen again for this long. */
@@ -40,6 +41,14 @@ export interface RelayBook {
   add(card: string, source: 'discovered'): Promise<RelayRecord>
   remove(peerId: string): Promise<void>
   connected(peerId: string): boolean
+  /** Dials the relay once more; whether it answered. */
+  reach(peerId: string, options: { signal: AbortSignal }): Promise<boolean>
+}
+
+/** What the finder needs to know of the node's own connectivity. */
+export interface OwnNetwork {
+  /** Whether the node has an open connection to any peer. */
+  online(): boolean
 }
 
 /** What the finder needs to turn a relay's peer id into its card. */
@@ -50,6 +59,7 @@ export interface CardFinder {
 export interface RelayFinderInit {
   dht: Pick<KadDHT, 'findProviders'>
   relays: RelayBook
+  network: OwnNetwork
   cards: CardFinder
   self: PeerId
   log: Logger
@@ -118,10 +128,16 @@ export class RelayFinder {
     const all = this.init.relays.list()
     if (all.some(r => r.source !== 'discovered')) return
     const now = Date.now()
+    const online = this.init.network.online()
     for (const relay of this.discovered()) {
-      if (this.init.relays.connected(relay.peerId)) {
+      if (this.init.relays.connected(relay.peerId) || !online) {
+        // Offline, an unreachable relay says nothing about the relay: its clock does not run.
         this.lastSeen.set(relay.peerId, now)
       } else if (now - (this.lastSeen.get(relay.peerId) ?? now) > this.replaceAfter) {
+        if (await this.init.relays.reach(relay.peerId, { signal })) {
+          this.lastSeen.set(relay.peerId, Date.now())
+          continue
+        }
         this.init.log('discovered relay %s unreachable for %d s: replacing it', relay.peerId, Math.round(this.replaceAfter / 1000))
         await this.init.relays.remove(relay.peerId)
         this.lastSeen.delete(relay.peerId)

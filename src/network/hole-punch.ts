@@ -5,7 +5,7 @@
  * introducer: once the direct connection is up, the relayed one is closed.
  *
  * Why WebRTC and not DCUtR: a namespace NAT lab showed js-libp2p's DCUtR never goes direct (over
- * TCP or QUIC) with libp2p 3, for reasons in docs/architecture.md section 13.6; private-to-private
+ * TCP or QUIC) with libp2p 3, for reasons in docs/architecture.md section 13.7; private-to-private
  * WebRTC did, in about a second.
  *
  * Only the dialling side tries: the peer it dialled has a reservation on that relay, so the

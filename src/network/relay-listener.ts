@@ -12,7 +12,7 @@
  */
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Logger, ComponentLogger, PeerId, Startable, TopologyFilter } from '@libp2p/interface'
 import type { ConnectionManager, TransportManager } from '@libp2p/interface-internal'
 
@@ -107,6 +107,15 @@ export class RelayListener implements Startable {
       .finally(() => { this.pending.delete(circuit) })
     this.pending.set(circuit, { relay, done })
     await done
+  }
+
+  /**
+   * Every address the transports listen on, as bound (ports chosen). libp2p's getMultiaddrs()
+   * leaves out a public address until AutoNAT or an announcement vouches for it, and the STUN
+   * server needs the TCP port whatever the address.
+   */
+  listening (): Multiaddr[] {
+    return this.components.transportManager.getAddrs()
   }
 
   /**

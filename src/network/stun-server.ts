@@ -6,7 +6,7 @@
  *
  * Written here rather than taken from npm: the one STUN server package (`stun` 2.1.0) was last
  * released in 2020 and depends on `ip` 1.x and `parse-url` 5, both with published advisories.
- * A binding response is a 20-byte header and one attribute.
+ * A binding response is a 20-byte header and two attributes (the address, plain and XOR-ed).
  *
  * An answer is at most 48 bytes longer than its request, so it is no amplifier worth using, and a
  * global budget of BUDGET_PER_SECOND answers bounds what a flood can make the relay send.
