@@ -114,7 +114,7 @@ function dht (s: NodeStatus): string {
 }
 
 /**
- * NAT traversal in one line: hole punching (on or off, attempts and how many went direct) and,
+ * NAT traversal in one line: whether peers can dial this node (public, unknown or private), hole punching (on or off, attempts and how many went direct) and,
  * on a relay, the STUN server it runs.
  */
 function nat (s: NodeStatus): string {
@@ -123,7 +123,8 @@ function nat (s: NodeStatus): string {
     ? 'hole punching off'
     : `hole punching ${n.holePunch.attempts === 0 ? 'not tried yet' : `${n.holePunch.direct} of ${n.holePunch.attempts} direct`}, STUN ${n.stunServers.length === 0 ? 'none (no home relay yet)' : n.stunServers.join(' ')}`
   const stun = n.stunServer == null ? '' : `; answering STUN on udp ${n.stunServer.port} (${n.stunServer.answered} answered)`
-  return `nat        ${punch}${stun}`
+  const waiting = n.unverified.length === 0 ? '' : ` (${n.unverified.join(' ')} not yet dialled back by a peer, so not published)`
+  return `nat        ${n.reachability}${waiting}; ${punch}${stun}`
 }
 
 export function statusText (s: NodeStatus): string {

@@ -50,6 +50,8 @@ import { HolePuncher, type HolePunchStats } from './network/hole-punch.js'
 import { StunServer, type StunStats } from './network/stun-server.js'
 import { holdDataChannels, webrtcTransport } from './network/webrtc.js'
 import { relayStunUrls, stunProblem } from './network/stun-urls.js'
+import { reachability, type Reachability } from './network/reachability.js'
+import { autoNATv2 } from '@libp2p/autonat-v2'
 import { firstBadAddr } from './network/addrs.js'
 import { BootstrapKeeper, bootstrapDiscovery, bootstrapPeer, checkBootstrap } from './network/bootstrap.js'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
@@ -317,10 +319,13 @@ export interface NodeStatus {
    */
   dht: DiscoveryStatus & { advertised: number | null }
   /**
-   * NAT traversal: whether this node hole-punches with WebRTC, the STUN servers it would ask now,
+   * NAT traversal: whether peers can dial this node (src/network/reachability.ts: a public
+   * address announced or dialled back through AutoNAT, one not yet dialled back, or none) and its
+   * public addresses not yet dialled back (so not yet given to peers), whether
+   * it hole-punches with WebRTC, the STUN servers it would ask now,
    * its upgrade attempts since start, and (a relay) the STUN server it runs.
    */
-  nat: { webrtc: boolean, stunServers: string[], holePunch: HolePunchStats | null, stunServer: (StunStats & { port: number }) | null }
+  nat: { reachability: Reachability, unverified: string[], webrtc: boolean, stunServers: string[], holePunch: HolePunchStats | null, stunServer: (StunStats & { port: number }) | null }
 }
 
 const OUTBOX_BODY_KIND: Record<OutboxRecord['kind'], number> = {
@@ -563,6 +568,12 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         services: {
           identify: identify(),
           ping: ping(),
+          // AutoNAT v2: asks peers to dial this node's public addresses back, so that they are
+          // published only once they work, and answers such requests (a dial back on a new
+          // connection; an address that is not the asker's own IP costs the asker 30-100 kB first,
+          // so nobody can aim this node at a third party cheaply). v1 (@libp2p/autonat 3.0.28)
+          // fails with libp2p 3.3: its dial back reuses the open connection and is refused.
+          autoNAT: autoNATv2(),
           dm: directMessages({ inboundRate: init.inboundRate, onMessages: async (messages, from) => node!.received(messages, from) }),
           relayListener: relayListener(),
           pubsub: pigeonGossipsub(),
@@ -1100,6 +1111,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       delivery: this.latency.summary(),
       dht: { ...this.discovery.status(), advertised: this.relayAdvertiser?.advertisedAt ?? null },
       nat: {
+        ...reachability(this.libp2p.services.relayListener.listening(), this.libp2p.getMultiaddrs()),
         webrtc: this.holePuncher != null,
         stunServers: this.stunServers(),
         holePunch: this.holePuncher?.counts() ?? null,

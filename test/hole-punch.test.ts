@@ -39,7 +39,7 @@ describe('hole punching with WebRTC', () => {
     assert.equal(status.nat.webrtc, true)
     assert.deepEqual(status.nat.holePunch, { attempts: 1, direct: 1, failed: 0 })
     assert.ok(!status.connections.relayedPeers.includes(bob.peerId.toString()), `bob is not reached through the relay: ${JSON.stringify(status.connections)}`)
-    assert.match(statusText(status), /^nat +hole punching 1 of 1 direct, STUN none \(no home relay yet\)$/m)
+    assert.match(statusText(status), /^nat +private; hole punching 1 of 1 direct, STUN none \(no home relay yet\)$/m)
 
     const second = await alice.send('bob', 'second, direct')
     await alice.waitFor(second, 'delivered', { signal: AbortSignal.timeout(DEADLINE) })
@@ -47,7 +47,7 @@ describe('hole punching with WebRTC', () => {
     const relayStatus = await relay.status()
     assert.equal(relayStatus.nat.webrtc, false, 'a relay does not hole-punch')
     assert.ok(relayStatus.nat.stunServer != null && relayStatus.nat.stunServer.port > 0, 'a relay answers STUN')
-    assert.match(statusText(relayStatus), /^nat +hole punching off; answering STUN on udp \d+ \(\d+ answered\)$/m)
+    assert.match(statusText(relayStatus), /^nat +private; hole punching off; answering STUN on udp \d+ \(\d+ answered\)$/m)
   })
 
   it('stays relayed, trying nothing, when the other side does not take WebRTC', async () => {

@@ -4,6 +4,7 @@
  * rest is read from `node.status()` when Prometheus scrapes. Label values come from small fixed
  * sets: no message content, peer ids or channel names ever become a label.
  */
+import { REACHABILITIES } from '../network/reachability.js'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { PigeonNode, NodeStatus, ReceiptEvent } from '../node.js'
 import type { OutboxRecord } from '../store/types.js'
@@ -210,6 +211,17 @@ export class PigeonMetrics {
         if (s == null) return
         this.reset()
         for (const reason of CARD_REFUSALS) this.inc({ reason }, s.dht.refused[reason])
+      }
+    })
+    new Gauge({
+      name: 'pigeon_reachability',
+      help: 'Whether peers can dial this node: 1 for its state (public: an announced or dialled-back public address; unknown: a public address not yet dialled back; private: behind NAT or LAN only), 0 for the others.',
+      labelNames: ['state'],
+      registers,
+      async collect () {
+        const s = await status()
+        if (s == null) return
+        for (const state of REACHABILITIES) this.set({ state }, s.nat.reachability === state ? 1 : 0)
       }
     })
     new Counter({
