@@ -37,6 +37,7 @@ import { cardService, type CardService } from './discovery/card-service.js'
 import { lanDiscovery, mdnsOn } from './network/lan.js'
 import { LOOKUP_TIMEOUT_MS, type LookupStats } from './discovery/card-lookup.js'
 import { ContactBook } from './contacts/contact-book.js'
+import { WhereaboutsPush } from './contacts/whereabouts-push.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
 import { Store, type Durability, type InboxQuery } from './store/store.js'
 import { Outbox } from './outbox/outbox.js'
@@ -45,7 +46,7 @@ import { PeerDirectory } from './network/peer-directory.js'
 import { depositAtRelays } from './mailbox/deposit.js'
 import { applyPortMemory, learnPorts, type PortMemory } from './network/stable-ports.js'
 import { relayListener, relayTransport, type RelayListener } from './network/relay-listener.js'
-import { announceAddrs, announcedFirst, withoutAnnounced } from './network/announce.js'
+import { announceAddrs, announcedFirst } from './network/announce.js'
 import { HolePuncher, type HolePunchStats } from './network/hole-punch.js'
 import { StunServer, type StunStats } from './network/stun-server.js'
 import { holdDataChannels, webrtcTransport } from './network/webrtc.js'
@@ -332,7 +333,8 @@ const OUTBOX_BODY_KIND: Record<OutboxRecord['kind'], number> = {
   text: BODY_KIND.TEXT,
   'read-receipt': BODY_KIND.READ_RECEIPT,
   'delivery-receipt': BODY_KIND.DELIVERY_RECEIPT,
-  'channel-key': BODY_KIND.CHANNEL_KEY
+  'channel-key': BODY_KIND.CHANNEL_KEY,
+  whereabouts: BODY_KIND.WHEREABOUTS
 }
 
 /** Own addresses put in a card or a message body: a card holds up to 32. */
@@ -344,6 +346,9 @@ const CARD_REFRESH_INTERVAL_MS = 60_000
 const CARD_REFRESH_TIMEOUT_MS = 5000
 /** Peers whose last refresh time is remembered. */
 const CARD_REFRESH_REMEMBERED = 1000
+
+/** Store meta key for the whereabouts last pushed to contacts. */
+const WHEREABOUTS_META_KEY = 'whereabouts-pushed'
 
 /** Store meta key for the remembered listen ports. */
 const PORTS_META_KEY = 'listen-ports'
@@ -376,6 +381,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private readonly relayFinder?: RelayFinder
   /** Advertises a relay that serves anyone on the DHT (absent on other nodes). */
   private readonly relayAdvertiser?: RelayAdvertiser
+  /** Tells contacts when this node's addresses or home relays change. */
+  private readonly whereaboutsPush: WhereaboutsPush
   /** Upgrades relayed connections to direct WebRTC ones (absent when PigeonInit.webrtc is off). */
   private readonly holePuncher?: HolePuncher
   /** Uncounts this node among the process's WebRTC users (set while started with WebRTC on). */
@@ -473,6 +480,19 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       })
     }
     this.stun = init.stun ?? []
+    this.whereaboutsPush = new WhereaboutsPush({
+      contacts: this.book,
+      outbox: {
+        enqueueWhereabouts: async (peer) => await this.enqueue(peerIdFromString(peer), { kind: 'whereabouts' }),
+        record: async (id) => await this.store.getOutgoing(id)
+      },
+      memory: {
+        load: async () => await store.getMeta<string>(WHEREABOUTS_META_KEY),
+        save: async (whereabouts) => { await store.putMeta(WHEREABOUTS_META_KEY, whereabouts) }
+      },
+      current: () => JSON.stringify({ relays: this.homeRelays.addresses().map(String), addrs: this.cardAddresses().map(String) }),
+      log: logger.forComponent('pigeon:whereabouts')
+    })
     if (webrtcOn(init)) {
       this.holePuncher = new HolePuncher({ libp2p, log: logger.forComponent('pigeon:hole-punch') })
       this.holePuncher.addEventListener('hole-punch', (evt) => { this.safeDispatchEvent('hole-punch', { detail: evt.detail }) })
@@ -608,11 +628,12 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     if (this.stopped) throw new NotStartedError('a stopped node cannot be started again: create a new one')
     await this.libp2p.start()
     if (this.holePuncher != null) this.releaseDataChannels = holdDataChannels()
-    if (this.configuredListen != null) await this.store.putMeta(PORTS_META_KEY, learnPorts(this.configuredListen, withoutAnnounced(this.libp2p.getMultiaddrs(), this.announced)))
+    if (this.configuredListen != null) await this.store.putMeta(PORTS_META_KEY, learnPorts(this.configuredListen, this.libp2p.services.relayListener.listening()))
     for (const contact of this.book.list()) await this.directory.rememberContact(contact)
     this.libp2p.addEventListener('self:peer:update', () => {
       this.selfInfo = undefined
       this.discovery.changed()
+      this.whereaboutsPush.changed()
     })
     this.libp2p.addEventListener('peer:connect', (evt) => {
       if (this.homeRelays.isHome(evt.detail)) this.log.info('home relay %p connected', evt.detail)
@@ -635,6 +656,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     this.relayFinder?.start()
     this.startedAt = Date.now()
     this.started = true
+    this.whereaboutsPush.start()
     this.greetContacts()
     this.log.info('started %p with %d listen address(es)', this.peerId, this.libp2p.getMultiaddrs().length)
   }
@@ -694,6 +716,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     this.homeRelays.stop()
     await this.channels.stop()
     await this.archive?.stop()
+    await this.whereaboutsPush.stop()
     await this.outbox.stop()
     const servicesStopped = Date.now()
     await this.libp2p.stop()
@@ -758,7 +781,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     return await this.enqueue(recipient, { text })
   }
 
-  private async enqueue (recipient: PeerId, content: { text: string } | { kind: 'read-receipt' | 'delivery-receipt', refs: string[] } | { kind: 'channel-key', channel: string }): Promise<string> {
+  private async enqueue (recipient: PeerId, content: { text: string } | { kind: 'read-receipt' | 'delivery-receipt', refs: string[] } | { kind: 'channel-key', channel: string } | { kind: 'whereabouts' }): Promise<string> {
     if (peerKeys(recipient) == null) throw new UnknownRecipientError(`${recipient} is not an Ed25519 peer id`)
     const now = Date.now()
     const record: OutboxRecord = {
@@ -880,6 +903,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     }
     const added = await this.store.addIncoming(texts)
     for (const m of reads) {
+      // A whereabouts body has nothing but what every body has: learnt below.
+      if (m.body.kind === BODY_KIND.WHEREABOUTS) continue
       if (m.body.kind === BODY_KIND.CHANNEL_KEY) await this.channels.applyGrant(sender, m.body.channel)
       else await this.applyReceipt(sender, m)
     }
@@ -1068,6 +1093,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     this.selfInfo = undefined
     this.discovery.changed()
     this.safeDispatchEvent<RelayRecord[]>('relays:change', { detail: this.homeRelays.list() })
+    this.whereaboutsPush.changed()
   }
 
   async removeRelay (peerId: string): Promise<void> {

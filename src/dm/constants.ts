@@ -22,7 +22,9 @@ export const BODY_KIND = {
   TEXT: 0,
   READ_RECEIPT: 1,
   DELIVERY_RECEIPT: 2,
-  CHANNEL_KEY: 3
+  CHANNEL_KEY: 3,
+  /** No content: only the sender's addresses and relays, which every body carries (sent when they change). */
+  WHEREABOUTS: 4
 } as const
 
 /** Ack.Rejection.reason values; the names are RejectReason in src/crypto/envelope.ts. */

@@ -325,6 +325,8 @@ function checkBody (body: Body): void {
     }
   } else if (body.kind === BODY_KIND.CHANNEL_KEY) {
     if (body.channel.byteLength === 0 || body.channel.byteLength > MAX_KEY_GRANT_BYTES) throw new EnvelopeRejectedError('malformed', 'channel key grant is empty or too large')
+  } else if (body.kind === BODY_KIND.WHEREABOUTS) {
+    if (body.text.length > 0 || body.refs.length > 0 || body.channel.byteLength > 0) throw new EnvelopeRejectedError('malformed', 'a whereabouts body carries nothing but addresses')
   } else {
     throw new EnvelopeRejectedError('unsupported-kind', `unknown body kind ${body.kind}`)
   }

@@ -30,13 +30,16 @@ export class PeerDirectory {
   }
 
   /**
-   * Makes a contact's card addresses dialable, and a circuit through each of its home relays:
+   * Makes a contact's card addresses dialable (and those it gave in its latest message), and a
+   * circuit through each of its home relays:
    * a peer behind NAT is reachable there as soon as it has a reservation, even when the card was
    * made before it had one (a relay without one refuses the circuit at once, and the mail goes
    * to the relay's mailbox instead).
    */
   async rememberContact (record: ContactRecord): Promise<void> {
-    const addrs = dialable(record.addrs, record.relays, record.peerId)
+    // What the contact said about itself since its card (its latest message) counts too.
+    const said = await this.init.store.getPeerInfo(record.peerId)
+    const addrs = dialable([...record.addrs, ...said.addrs], [...record.relays, ...said.relays], record.peerId)
     if (addrs.length === 0) return
     await this.init.peerStore.merge(peerIdFromString(record.peerId), { multiaddrs: addrs })
   }

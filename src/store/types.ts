@@ -1,7 +1,7 @@
 /** Records kept in the store. Field names are part of the control API's JSON (docs/cli.md). */
 
 export type OutboxState = 'queued' | 'sent' | 'delivered' | 'read' | 'failed'
-export type OutboxKind = 'text' | 'read-receipt' | 'delivery-receipt' | 'channel-key'
+export type OutboxKind = 'text' | 'read-receipt' | 'delivery-receipt' | 'channel-key' | 'whereabouts'
 
 export interface OutboxRecord {
   /** Message id: 32 hex characters. */
