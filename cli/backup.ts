@@ -4,7 +4,7 @@
 import { createReadStream } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { restoreBackup, writeBackupFile, type BackupProgress, type ControlClient } from '../src/index.js'
+import type { BackupProgress, ControlClient } from '../src/index.js'
 import { CliError } from './errors.js'
 import { bytes, time } from './format.js'
 
@@ -65,6 +65,7 @@ export async function backupCommand (api: ControlClient, file: string, opts: Pas
   let summary
   try {
     const payload = await api.download('/v1/backup', controller.signal)
+    const { writeBackupFile } = await import('../src/backup/index.js')
     summary = await writeBackupFile(path, payload, { passphrase: secret, onProgress: progress.update, signal: controller.signal })
   } catch (err: any) {
     if (controller.signal.aborted) throw new CliError('backup interrupted; no file written')
@@ -106,6 +107,7 @@ export async function restoreCommand (file: string, dataDir: string, opts: Passp
   })
   let summary
   try {
+    const { restoreBackup } = await import('../src/backup/index.js')
     summary = await restoreBackup(counted(), dataDir, { passphrase: secret, onProgress: progress.update })
   } finally {
     progress.done()

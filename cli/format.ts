@@ -1,5 +1,5 @@
 /** Human-readable output. Anything a script needs is in --json instead. */
-import type { ChannelInfo, ChannelMessageView, ContactRecord, InboxRecord, MemberRecord, NodeStatus, OutboxRecord } from '../src/index.js'
+import type { ChannelInfo, ChannelMessageView, ContactRecord, InboxRecord, MemberRecord, NodeStatus, OutboxRecord, RelayHealth } from '../src/index.js'
 
 export function time (ms: number): string {
   const d = new Date(ms)
@@ -90,6 +90,18 @@ export function duration (ms: number): string {
 function millis (ms: number | null): string {
   if (ms == null) return '-'
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`
+}
+
+/**
+ * One home relay: peer id, connected (with the round trip of a ping now), the mail it held for
+ * this node when its mailbox was last drained, how it was chosen, and its first address.
+ */
+export function relayLine (r: RelayHealth, now = Date.now()): string {
+  const link = r.connected ? `connected, ${r.rttMs == null ? 'no answer to ping' : `${millis(r.rttMs)} round trip`}` : 'not connected'
+  const mail = r.mail == null
+    ? 'mail: not drained yet'
+    : `mail: held ${r.mail.messages} (${bytes(r.mail.bytes)}) for you ${duration(Math.max(now - r.mail.at, 0))} ago`
+  return `${r.peerId}\t${link}\t${mail}\t${r.source === 'discovered' ? 'from the DHT' : 'by hand'}\t${r.addrs[0] ?? ''}`
 }
 
 /**

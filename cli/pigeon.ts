@@ -6,13 +6,17 @@
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Command, CommanderError, Option } from 'commander'
-import { ControlClient, VERSION, startDaemon, type ChannelInfo, type ChannelMessageView, type ContactRecord, type InboxRecord, type MemberRecord, type NodeStatus, type OutboxRecord, type RelayRecord } from '../src/index.js'
+// Commands that talk to a running node load only the control client: the node itself (libp2p and
+// everything under it, about a second to import) is loaded by the commands that run one.
+import { ControlClient } from '../src/control/client.js'
+import { VERSION } from '../src/version.js'
+import type { ChannelInfo, ChannelMessageView, ContactRecord, InboxRecord, MemberRecord, NodeStatus, OutboxRecord, RelayHealth, RelayRecord } from '../src/index.js'
 import { createIdentity } from '../src/identity/identity.js'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { processAlive } from '../src/control/control-file.js'
 import { CliError, EXIT, report } from './errors.js'
 import { backupCommand, restoreCommand } from './backup.js'
-import { channelLine, channelMessageLine, contactLine, inboxLine, memberLine, outboxLine, statusText } from './format.js'
+import { channelLine, channelMessageLine, contactLine, inboxLine, memberLine, outboxLine, relayLine, statusText } from './format.js'
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../src/ops/log.js'
 import { SETTINGS, SETTING_KEYS, configPath, configValues, daemonOptions, editConfigFile, loadConfig, type Config, type SettingKey, type SettingValue } from '../src/config/index.js'
 import { announceProblem } from '../src/network/announce.js'
@@ -231,6 +235,7 @@ program.command('start')
     // The level and format were checked with the other settings (environment included).
     const logger = createLogger({ level: config.logLevel, format: config.logFormat ?? undefined })
     const log = logger.forComponent('pigeon:cli')
+    const { startDaemon } = await import('../src/control/daemon.js')
     const daemon = await startDaemon({
       dataDir: dataDir(),
       ...daemonOptions(config),
@@ -349,13 +354,10 @@ relays.command('add')
     out(`added home relay ${record.peerId}`, record)
   })
 relays.command('list')
-  .description('list home relays: whether each is connected, and whether it was added by hand or chosen on the DHT')
+  .description('list home relays: connected or not, round trip, mail each held for you at the last drain, and whether it was added by hand or chosen on the DHT')
   .action(async () => {
-    const api = await client()
-    const [list, status] = await Promise.all([api.request<RelayRecord[]>('GET', '/v1/relays'), api.request<NodeStatus>('GET', '/v1/status')])
-    const connected = new Set(status.relays.filter(r => r.connected).map(r => r.peerId))
-    out(() => list.length === 0 ? 'no home relays' : list.map(r => `${r.peerId}\t${connected.has(r.peerId) ? 'connected' : 'not connected'}\t${r.source === 'discovered' ? 'from the DHT' : 'by hand'}\t${r.addrs[0] ?? ''}`).join('\n'),
-      list.map(r => ({ ...r, source: r.source ?? 'manual', connected: connected.has(r.peerId) })))
+    const list = await (await client()).request<RelayHealth[]>('GET', '/v1/relays')
+    out(() => list.length === 0 ? 'no home relays' : list.map(relayLine).join('\n'), list)
   })
 relays.command('remove')
   .description('stop using a home relay')

@@ -11,7 +11,7 @@
  * See docs/api.md.
  */
 export { createNode, PigeonNode } from './node.js'
-export type { PigeonInit, PigeonEvents, ReceiptEvent, ReceiptState, NodeStatus } from './node.js'
+export type { PigeonInit, PigeonEvents, ReceiptEvent, ReceiptState, NodeStatus, RelayHealth } from './node.js'
 export type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, OutboxKind, RelayRecord } from './store/types.js'
 export type { RelayLimits } from './mailbox/index.js'
 export type { Durability } from './store/store.js'

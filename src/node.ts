@@ -11,7 +11,7 @@ import { webSockets } from '@libp2p/websockets'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
-import { ping } from '@libp2p/ping'
+import { ping, type Ping } from '@libp2p/ping'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -21,7 +21,7 @@ import { openIncoming } from './dm/direct-messages.js'
 import { mailbox, type MailboxService, type RelayLimits } from './mailbox/index.js'
 import type { RelayStats } from './mailbox/mailbox-service.js'
 import { MailboxStore } from './mailbox/mailbox-store.js'
-import { HomeRelays } from './mailbox/home-relays.js'
+import { HomeRelays, type MailHeld } from './mailbox/home-relays.js'
 import { BODY_KIND } from './dm/constants.js'
 import { DEFAULT_SWEEP_INTERVAL_MS } from './mailbox/constants.js'
 import { Body, Envelope } from './dm/pb/dm.js'
@@ -49,7 +49,6 @@ import { relayListener, relayTransport, type RelayListener } from './network/rel
 import { announceAddrs, announcedFirst } from './network/announce.js'
 import { HolePuncher, type HolePunchStats } from './network/hole-punch.js'
 import { StunServer, type StunStats } from './network/stun-server.js'
-import { holdDataChannels, webrtcTransport } from './network/webrtc.js'
 import { relayStunUrls, stunProblem } from './network/stun-urls.js'
 import { reachability, type Reachability } from './network/reachability.js'
 import { autoNATv2 } from '@libp2p/autonat-v2'
@@ -76,6 +75,7 @@ interface NodeServices extends Record<string, unknown> {
   /** Absent when the DHT is off. */
   dht?: KadDHT
   card: CardService
+  ping: Ping
 }
 
 /**
@@ -251,6 +251,19 @@ function webrtcOn (init: PigeonInit): boolean {
   return init.webrtc ?? (init.relay == null || init.relay === false)
 }
 
+/** How long `relayHealth` waits for a relay's ping. */
+const RELAY_PING_TIMEOUT_MS = 2000
+
+/** A home relay and its health (PigeonNode.relayHealth). */
+export interface RelayHealth extends RelayRecord {
+  source: 'manual' | 'discovered'
+  connected: boolean
+  /** Round trip of a ping now, ms; null when not connected or it did not answer in time. */
+  rttMs: number | null
+  /** What the relay said it held for this node when a drain of its mailbox last began. */
+  mail: MailHeld | null
+}
+
 /** 'stored': held by relays for an offline recipient; the others come from the recipient. */
 export type ReceiptState = Extract<OutboxState, 'delivered' | 'read' | 'failed'> | 'stored'
 
@@ -385,7 +398,9 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private readonly whereaboutsPush: WhereaboutsPush
   /** Upgrades relayed connections to direct WebRTC ones (absent when PigeonInit.webrtc is off). */
   private readonly holePuncher?: HolePuncher
-  /** Uncounts this node among the process's WebRTC users (set while started with WebRTC on). */
+  /** Counts this node among the process's WebRTC users (src/network/webrtc.ts), with WebRTC on. */
+  private holdDataChannels?: () => () => void
+  /** Uncounts it (set while started with WebRTC on). */
   private releaseDataChannels?: () => void
   /** A relay's STUN server (absent on other nodes, and with PigeonInit.relayStun false). */
   private readonly stunServer?: StunServer
@@ -570,6 +585,9 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       // Relays answer the DHT from the start: they are the network's always-on servers.
       const dhtMode: DhtMode = init.dht == null || init.dht === 'auto' ? (relayLimits != null ? 'server' : 'auto') : init.dht
       const allowed = relayLimits?.serve != null && relayLimits.serve !== 'open' ? new Set(relayLimits.serve) : undefined
+      // Loaded only for a node that uses it: @libp2p/webrtc and its native libdatachannel take
+      // about 0.4 s to import, which every CLI command would otherwise pay.
+      const webrtc = webrtcOn(init) ? await import('./network/webrtc.js') : undefined
       const libp2p = await createLibp2p({
         start: false,
         privateKey: key,
@@ -579,7 +597,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
           ...(init.allowNetworks != null ? { allow: init.allowNetworks } : {})
         },
         addresses: { listen: await applyPortMemory(configured, remembered), appendAnnounce: announced.map(a => a.toString()) },
-        transports: [tcp(), webSockets(), relayTransport(), ...(webrtcOn(init) ? [webrtcTransport({ stunServers: () => node?.stunServers() ?? [] })] : [])],
+        transports: [tcp(), webSockets(), relayTransport(), ...(webrtc != null ? [webrtc.webrtcTransport({ stunServers: () => node?.stunServers() ?? [] })] : [])],
         peerDiscovery: [...bootstrapDiscovery(bootstrapPeers), ...lanDiscovery(mdnsOn(init.mdns, relayLimits != null, configured))],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
@@ -613,6 +631,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       await node.homeRelays.load()
       await node.channels.load()
       node.announced = announced
+      node.holdDataChannels = webrtc?.holdDataChannels
       node.bootstrapPeers = bootstrapPeers
       node.bootstrapKeeper = new BootstrapKeeper({ addrs: bootstrapPeers, libp2p, log: (init.logger ?? defaultLogger()).forComponent('pigeon:bootstrap') })
       node.configuredListen = init.memory === true || init.stablePorts === false ? undefined : configured
@@ -627,7 +646,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     if (this.started) return
     if (this.stopped) throw new NotStartedError('a stopped node cannot be started again: create a new one')
     await this.libp2p.start()
-    if (this.holePuncher != null) this.releaseDataChannels = holdDataChannels()
+    this.releaseDataChannels = this.holdDataChannels?.()
     if (this.configuredListen != null) await this.store.putMeta(PORTS_META_KEY, learnPorts(this.configuredListen, this.libp2p.services.relayListener.listening()))
     for (const contact of this.book.list()) await this.directory.rememberContact(contact)
     this.libp2p.addEventListener('self:peer:update', () => {
@@ -656,7 +675,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     this.relayFinder?.start()
     this.startedAt = Date.now()
     this.started = true
-    this.whereaboutsPush.start()
+    await this.whereaboutsPush.start()
     this.greetContacts()
     this.log.info('started %p with %d listen address(es)', this.peerId, this.libp2p.getMultiaddrs().length)
   }
@@ -1103,6 +1122,21 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
 
   relays (): RelayRecord[] {
     return this.homeRelays.list()
+  }
+
+  /**
+   * Each home relay with its health: connected or not, the round trip of a ping now (connected
+   * ones, RELAY_PING_TIMEOUT_MS at most; null when not connected or no answer), and the mail it
+   * said it held for this node when its mailbox was last drained (null before any drain, or
+   * from a relay that does not say).
+   */
+  async relayHealth (): Promise<RelayHealth[]> {
+    return await Promise.all(this.homeRelays.list().map(async (record) => {
+      const peer = peerIdFromString(record.peerId)
+      const connected = this.libp2p.getConnections(peer).length > 0
+      const rttMs = connected ? await this.libp2p.services.ping.ping(peer, { signal: AbortSignal.timeout(RELAY_PING_TIMEOUT_MS) }).catch(() => null) : null
+      return { ...record, source: record.source ?? 'manual', connected, rttMs, mail: this.homeRelays.held(record.peerId) ?? null }
+    }))
   }
 
   // --- status ---------------------------------------------------------------

@@ -136,13 +136,16 @@ describe('relays with real processes', { concurrency: true }, () => {
       assert.deepEqual(inbox.map((m: any) => [m.id, m.from, m.text]), [[id, alice.d.info.peerId, 'while you were away']])
     })
 
-    it('relays list shows the home relay connected; remove forgets it; removing an unknown one exits 2', async () => {
+    it('relays list shows the home relay connected, its round trip and the mail it held; remove forgets it; removing an unknown one exits 2', async () => {
       const relayId = relay.d.info.peerId
       // Bob drained the relay in the test above, over a connection its keep-alive tag keeps open.
       const listed = json(await ok(bob, '--json', 'relays', 'list'))
-      assert.deepEqual(listed.map((r: any) => [r.peerId, r.connected]), [[relayId, true]])
+      assert.deepEqual(listed.map((r: any) => [r.peerId, r.connected, r.source]), [[relayId, true, 'manual']])
       assert.ok(listed[0].addrs.length > 0 && listed[0].addrs.every((a: string) => a.endsWith(`/p2p/${relayId}`)), listed[0].addrs.join(' '))
-      assert.match(await ok(bob, 'relays', 'list'), new RegExp(`^${relayId}\\tconnected\\tby hand\\t/ip4/127\\.0\\.0\\.1/\\S+/p2p/${relayId}\\n$`))
+      assert.ok(typeof listed[0].rttMs === 'number' && listed[0].rttMs >= 0, `a ping answered: ${JSON.stringify(listed[0])}`)
+      // Bob has drained it (the count is in relay.test.ts, where the drains are known).
+      assert.ok(Number.isInteger(listed[0].mail.messages) && Number.isInteger(listed[0].mail.bytes) && listed[0].mail.at > 0, JSON.stringify(listed[0].mail))
+      assert.match(await ok(bob, 'relays', 'list'), new RegExp(`^${relayId}\\tconnected, \\d+ ms round trip\\tmail: held \\d+ \\([\\d.]+ K?i?B\\) for you \\d+s ago\\tby hand\\t/ip4/127\\.0\\.0\\.1/\\S+/p2p/${relayId}\\n$`))
 
       assert.equal(await ok(bob, 'relays', 'remove', relayId), `removed home relay ${relayId}\n`)
       assert.equal(await ok(bob, 'relays', 'list'), 'no home relays\n')

@@ -82,6 +82,15 @@ describe('relays', () => {
     assert.equal(delivered.state, 'delivered')
     assert.deepEqual(delivered.storedAt, [relay.peerId.toString()])
     assert.equal((await bob.inbox()).length, 1)
+
+    // What bob's node says of the relay: connected, its round trip, and the one message it held
+    // when bob's drain began (the only drain: nothing was deposited since).
+    const [health] = await bob.relayHealth()
+    assert.equal(health.peerId, relay.peerId.toString())
+    assert.equal(health.connected, true)
+    assert.ok(health.rttMs != null && health.rttMs >= 0, JSON.stringify(health))
+    assert.equal(health.mail?.messages, 1)
+    assert.ok((health.mail?.bytes ?? 0) > 0)
   })
 
   it('sends a backlog for an offline peer straight to its relays, not at the pace of the retry backoff', async () => {

@@ -90,11 +90,16 @@ describe('the whereabouts push', () => {
   const sentTo = (): string[] => [...records.values()].map(r => r.to)
 
   it('tells every contact once a burst of changes is over', async () => {
-    push.start()
+    await push.start()
     await after(PUSH_DELAY_MS)
-    assert.deepEqual(sentTo(), ['peer-alice', 'peer-carol'], 'at start, the whereabouts differ from none pushed')
-    for (const r of records.values()) r.state = 'delivered'
+    assert.deepEqual(sentTo(), [], 'a node that never pushed only remembers where it is: its contacts have its card')
+    assert.equal(saved, 'home A')
     where = 'home B'
+    push.changed()
+    await after(PUSH_DELAY_MS)
+    assert.deepEqual(sentTo(), ['peer-alice', 'peer-carol'])
+    for (const r of records.values()) r.state = 'delivered'
+    where = 'home C'
     push.changed()
     await after(PUSH_DELAY_MS - 1)
     push.changed()
@@ -102,23 +107,26 @@ describe('the whereabouts push', () => {
     assert.equal(records.size, 2, 'changes keep coming: not yet')
     await after(1)
     assert.equal(records.size, 4, 'quiet for PUSH_DELAY_MS: told')
+    assert.equal(saved, 'home C')
   })
 
   it('sends nothing when nothing changed, across a restart too', async () => {
-    push.start()
+    saved = 'home 0'
+    await push.start()
     await after(PUSH_DELAY_MS)
-    assert.equal(records.size, 2)
+    assert.equal(records.size, 2, 'changed since the last run: told')
     push.changed()
     await after(PUSH_DELAY_MS)
     assert.equal(records.size, 2, 'same whereabouts')
     await push.stop()
-    push.start()
+    await push.start()
     await after(PUSH_DELAY_MS)
     assert.equal(records.size, 2, 'remembered as pushed')
   })
 
   it('does not queue a second push behind one not yet sent, and tells at most PUSH_MAX_CONTACTS', async () => {
-    push.start()
+    saved = 'home 0'
+    await push.start()
     await after(PUSH_DELAY_MS)
     where = 'home B'
     push.changed()

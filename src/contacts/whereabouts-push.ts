@@ -9,7 +9,7 @@
  *
  * Changes come in bursts (a reservation on each relay, addresses appearing one by one), so the
  * push waits PUSH_DELAY_MS after the last change, and goes out only if the whereabouts differ from
- * those last pushed (remembered across restarts). A contact with a push still queued (not yet
+ * those last pushed (remembered across restarts; see start() for a node that never pushed). A contact with a push still queued (not yet
  * sealed) gets no second one: the body is sealed when it is sent, so the queued one will carry
  * the newest whereabouts anyway.
  */
@@ -62,9 +62,14 @@ export class WhereaboutsPush {
     this.init = init
   }
 
-  /** Starts watching; the whereabouts at start are compared with those pushed before the last stop. */
-  start (): void {
+  /**
+   * Starts watching; the whereabouts at start are compared with those pushed before the last
+   * stop. A node that never pushed (new, or from before pushes) has given its contacts its card,
+   * so it only remembers where it is now, and tells changes from here on.
+   */
+  async start (): Promise<void> {
     this.running = true
+    if (await this.init.memory.load() == null) await this.init.memory.save(this.init.current())
     this.changed()
   }
 
@@ -93,8 +98,8 @@ export class WhereaboutsPush {
     let told = 0
     for (const contact of this.init.contacts.newest(PUSH_MAX_CONTACTS)) {
       if (!this.running) return
-      const last = this.pushed.get(contact.peerId)
-      if (last != null && (await this.init.outbox.record(last))?.state === 'queued') continue
+      const previous = this.pushed.get(contact.peerId)
+      if (previous != null && (await this.init.outbox.record(previous))?.state === 'queued') continue
       this.pushed.set(contact.peerId, await this.init.outbox.enqueueWhereabouts(contact.peerId))
       told++
     }

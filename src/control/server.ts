@@ -147,7 +147,7 @@ export class ControlServer {
       return { removed: name }
     })
 
-    this.route('GET', '/v1/relays', async () => node.relays())
+    this.route('GET', '/v1/relays', async () => await node.relayHealth())
     this.route('POST', '/v1/relays', async (req, _url, _p, res) => {
       const body = await readJson(req)
       res.statusCode = 201

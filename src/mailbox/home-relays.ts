@@ -48,11 +48,21 @@ export interface HomeRelaysInit {
   receipt(sender: PeerId, ids: string[]): Promise<void>
 }
 
+/** Mail a relay said it held for this node, as it answered the first fetch of a drain. */
+export interface MailHeld {
+  messages: number
+  bytes: number
+  /** When the relay said so (this node's clock, ms). */
+  at: number
+}
+
 export class HomeRelays {
   private readonly init: HomeRelaysInit
   private readonly relays = new Map<string, RelayRecord>()
   /** Drains in progress per relay, and whether another was asked for meanwhile. */
   private readonly draining = new Map<string, { again: boolean }>()
+  /** What each relay said it held for this node when a drain last began, and when. */
+  private readonly heldAt = new Map<string, MailHeld>()
   private running = false
   private reconnectTimer?: ReturnType<typeof setInterval>
 
@@ -66,6 +76,11 @@ export class HomeRelays {
 
   list (): RelayRecord[] {
     return [...this.relays.values()].sort((a, b) => a.addedAt - b.addedAt)
+  }
+
+  /** What `relay` held for this node when its mailbox was last drained; undefined if never (or an older relay). */
+  held (relay: string): MailHeld | undefined {
+    return this.heldAt.get(relay)
   }
 
   isHome (peer: PeerId): boolean {
@@ -100,6 +115,7 @@ export class HomeRelays {
     if (record == null) throw new ContactError(`${peerId} is not a home relay`)
     await this.init.store.deleteRelay(peerId)
     this.relays.delete(peerId)
+    this.heldAt.delete(peerId)
     await this.init.libp2p.peerStore.merge(peerIdFromString(peerId), { tags: { [KEEP_ALIVE_TAG]: undefined } })
     return record
   }
@@ -182,7 +198,8 @@ export class HomeRelays {
     let deleting: Promise<unknown> = Promise.resolve()
     try {
       for (let page = 0; page < MAX_PAGES_PER_DRAIN && this.running; page++) {
-        const { mail, next, more } = await fetching
+        const { mail, next, more, held } = await fetching
+        if (page === 0 && held != null) this.heldAt.set(relay.toString(), { ...held, at: Date.now() })
         if (mail.length === 0) return
         // The relay said this page was the last: no fetch to learn that the next one is empty.
         const last = more === false

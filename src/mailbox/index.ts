@@ -76,6 +76,8 @@ export interface FetchedPage {
    * relay that predates the field (keep fetching until a page comes back empty).
    */
   more?: boolean
+  /** What the relay held for this node as it answered (this page included); absent from older relays. */
+  held?: { messages: number, bytes: number }
 }
 
 export interface MailboxClient {

@@ -164,7 +164,10 @@ export class MailboxService implements MailboxClient, Startable {
         const limit = Math.min(request.limit === 0 ? DEFAULT_FETCH_LIMIT : request.limit, MAX_MAILBOX_BATCH)
         const { mail, more } = await relay.store.page(remote.toString(), cursorSeq(request.cursor), limit, MAILBOX_PAGE_BUDGET)
         this.stats.fetched += mail.length
+        const usage = relay.store.usageOf(remote.toString())
         return {
+          held: usage.messages,
+          heldBytes: BigInt(usage.bytes),
           ...ok,
           envelopes: mail.map(m => ({ envelope: m.envelope as Uint8Array<ArrayBuffer>, id: idFromHex(m.id), storedAt: BigInt(m.storedAt) })),
           nextCursor: mail.length > 0 ? cursorBytes(mail[mail.length - 1].seq) : new Uint8Array(0),
@@ -352,7 +355,8 @@ export class MailboxService implements MailboxClient, Startable {
       mail: response.envelopes.map(e => ({ id: idToHex(e.id), envelope: e.envelope, storedAt: Number(e.storedAt) })),
       next: response.nextCursor,
       // An empty page is the end whatever the relay says; a relay that predates `more` says nothing.
-      more: response.envelopes.length === 0 ? false : response.more
+      more: response.envelopes.length === 0 ? false : response.more,
+      ...(response.held != null ? { held: { messages: response.held, bytes: Number(response.heldBytes ?? 0n) } } : {})
     }
   }
 

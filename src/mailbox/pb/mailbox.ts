@@ -363,6 +363,8 @@ export interface Response {
   nextCursor: Uint8Array<ArrayBuffer>
   deleted: number
   more?: boolean
+  held?: number
+  heldBytes?: bigint
 }
 
 export namespace Response {
@@ -417,6 +419,16 @@ export namespace Response {
         if (obj.more != null) {
           w.uint32(64)
           w.bool(obj.more)
+        }
+
+        if (obj.held != null) {
+          w.uint32(72)
+          w.uint32(obj.held)
+        }
+
+        if (obj.heldBytes != null) {
+          w.uint32(80)
+          w.uint64(obj.heldBytes)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -481,6 +493,14 @@ export namespace Response {
             }
             case 8: {
               obj.more = reader.bool()
+              break
+            }
+            case 9: {
+              obj.held = reader.uint32()
+              break
+            }
+            case 10: {
+              obj.heldBytes = reader.uint64()
               break
             }
             default: {
@@ -581,6 +601,20 @@ export namespace Response {
               }
               break
             }
+            case 9: {
+              yield {
+                field: `${prefix}.held`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 10: {
+              yield {
+                field: `${prefix}.heldBytes`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -653,6 +687,16 @@ export namespace Response {
     value: boolean
   }
 
+  export interface ResponseHeldFieldEvent {
+    field: '$.held'
+    value: number
+  }
+
+  export interface ResponseHeldBytesFieldEvent {
+    field: '$.heldBytes'
+    value: bigint
+  }
+
   export function encode (obj: Partial<Response>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Response.codec())
   }
@@ -661,7 +705,7 @@ export namespace Response {
     return decodeMessage(buf, Response.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Response>): Generator<ResponseStatusFieldEvent | ResponseReasonFieldEvent | ResponseMessageFieldEvent | ResponseResultsIdFieldEvent | ResponseResultsReasonFieldEvent | ResponseEnvelopesEnvelopeFieldEvent | ResponseEnvelopesIdFieldEvent | ResponseEnvelopesStoredAtFieldEvent | ResponseNextCursorFieldEvent | ResponseDeletedFieldEvent | ResponseMoreFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Response>): Generator<ResponseStatusFieldEvent | ResponseReasonFieldEvent | ResponseMessageFieldEvent | ResponseResultsIdFieldEvent | ResponseResultsReasonFieldEvent | ResponseEnvelopesEnvelopeFieldEvent | ResponseEnvelopesIdFieldEvent | ResponseEnvelopesStoredAtFieldEvent | ResponseNextCursorFieldEvent | ResponseDeletedFieldEvent | ResponseMoreFieldEvent | ResponseHeldFieldEvent | ResponseHeldBytesFieldEvent> {
     return streamMessage(buf, Response.codec(), opts)
   }
 }
