@@ -12,6 +12,8 @@
  */
 export { createNode, PigeonNode } from './node.js'
 export type { PigeonInit, PigeonEvents, ReceiptEvent, ReceiptState, NodeStatus, RelayHealth } from './node.js'
+export type { NatStatus } from './network/nat-traversal.js'
+export type { Reachability } from './network/reachability.js'
 export type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, OutboxKind, RelayRecord } from './store/types.js'
 export type { RelayLimits } from './mailbox/index.js'
 export type { Durability } from './store/store.js'

@@ -47,10 +47,8 @@ import { depositAtRelays } from './mailbox/deposit.js'
 import { applyPortMemory, learnPorts, type PortMemory } from './network/stable-ports.js'
 import { relayListener, relayTransport, type RelayListener } from './network/relay-listener.js'
 import { announceAddrs, announcedFirst } from './network/announce.js'
-import { HolePuncher, type HolePunchStats } from './network/hole-punch.js'
-import { StunServer, type StunStats } from './network/stun-server.js'
-import { relayStunUrls, stunProblem } from './network/stun-urls.js'
-import { reachability, type Reachability } from './network/reachability.js'
+import { NatTraversal, type NatStatus } from './network/nat-traversal.js'
+import { stunProblem } from './network/stun-urls.js'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { firstBadAddr } from './network/addrs.js'
 import { BootstrapKeeper, bootstrapDiscovery, bootstrapPeer, checkBootstrap } from './network/bootstrap.js'
@@ -339,7 +337,7 @@ export interface NodeStatus {
    * it hole-punches with WebRTC, the STUN servers it would ask now,
    * its upgrade attempts since start, and (a relay) the STUN server it runs.
    */
-  nat: { reachability: Reachability, unverified: string[], webrtc: boolean, stunServers: string[], holePunch: HolePunchStats | null, stunServer: (StunStats & { port: number }) | null }
+  nat: NatStatus
 }
 
 const OUTBOX_BODY_KIND: Record<OutboxRecord['kind'], number> = {
@@ -396,16 +394,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private readonly relayAdvertiser?: RelayAdvertiser
   /** Tells contacts when this node's addresses or home relays change. */
   private readonly whereaboutsPush: WhereaboutsPush
-  /** Upgrades relayed connections to direct WebRTC ones (absent when PigeonInit.webrtc is off). */
-  private readonly holePuncher?: HolePuncher
-  /** Counts this node among the process's WebRTC users (src/network/webrtc.ts), with WebRTC on. */
-  private holdDataChannels?: () => () => void
-  /** Uncounts it (set while started with WebRTC on). */
-  private releaseDataChannels?: () => void
-  /** A relay's STUN server (absent on other nodes, and with PigeonInit.relayStun false). */
-  private readonly stunServer?: StunServer
-  /** STUN servers from PigeonInit.stun. */
-  private readonly stun: string[]
+  /** Hole punching, STUN, and whether peers can dial this node. */
+  private readonly nat: NatTraversal
   /** When each peer's card was last looked up after a failed delivery, oldest first. */
   private readonly refreshedAt = new Map<string, number>()
   private startedAt = 0
@@ -422,7 +412,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   /** The listen addresses as configured (port 0 included), for stable ports; undefined when off. */
   private configuredListen?: string[]
 
-  private constructor (libp2p: Libp2p<NodeServices>, store: Store, privateKey: Ed25519PrivateKey, init: PigeonInit, records: CardRecords, archiveStore?: ArchiveStore) {
+  private constructor (libp2p: Libp2p<NodeServices>, store: Store, privateKey: Ed25519PrivateKey, init: PigeonInit, records: CardRecords, archiveStore?: ArchiveStore, holdDataChannels?: () => () => void) {
     super()
     const logger = init.logger ?? defaultLogger()
     this.libp2p = libp2p
@@ -494,7 +484,6 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         replaceAfter: init.relayReplaceAfter
       })
     }
-    this.stun = init.stun ?? []
     this.whereaboutsPush = new WhereaboutsPush({
       contacts: this.book,
       outbox: {
@@ -508,13 +497,17 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       current: () => JSON.stringify({ relays: this.homeRelays.addresses().map(String), addrs: this.cardAddresses().map(String) }),
       log: logger.forComponent('pigeon:whereabouts')
     })
-    if (webrtcOn(init)) {
-      this.holePuncher = new HolePuncher({ libp2p, log: logger.forComponent('pigeon:hole-punch') })
-      this.holePuncher.addEventListener('hole-punch', (evt) => { this.safeDispatchEvent('hole-punch', { detail: evt.detail }) })
-    }
-    if (init.relay != null && init.relay !== false && init.relayStun !== false) {
-      this.stunServer = new StunServer({ log: logger.forComponent('pigeon:stun') })
-    }
+    this.nat = new NatTraversal({
+      network: libp2p,
+      addresses: { listening: () => libp2p.services.relayListener.listening(), advertised: () => libp2p.getMultiaddrs() },
+      relays: this.homeRelays,
+      webrtc: webrtcOn(init),
+      serveStun: init.relay != null && init.relay !== false && init.relayStun !== false,
+      stun: init.stun ?? [],
+      holdDataChannels,
+      logger
+    })
+    this.nat.addEventListener('hole-punch', (evt) => { this.safeDispatchEvent('hole-punch', { detail: evt.detail }) })
     this.discovery.publisher?.addEventListener('published', (evt) => { this.safeDispatchEvent<PublishState>('card:published', { detail: evt.detail }) })
     const topics = new ChannelTopics(libp2p.services.pubsub)
     this.channels = new Channels({
@@ -597,7 +590,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
           ...(init.allowNetworks != null ? { allow: init.allowNetworks } : {})
         },
         addresses: { listen: await applyPortMemory(configured, remembered), appendAnnounce: announced.map(a => a.toString()) },
-        transports: [tcp(), webSockets(), relayTransport(), ...(webrtc != null ? [webrtc.webrtcTransport({ stunServers: () => node?.stunServers() ?? [] })] : [])],
+        transports: [tcp(), webSockets(), relayTransport(), ...(webrtc != null ? [webrtc.webrtcTransport({ stunServers: () => node?.nat.stunServers() ?? [] })] : [])],
         peerDiscovery: [...bootstrapDiscovery(bootstrapPeers), ...lanDiscovery(mdnsOn(init.mdns, relayLimits != null, configured))],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
@@ -626,12 +619,11 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
           })
         }
       })
-      node = new PigeonNode(libp2p as unknown as Libp2p<NodeServices>, store, key, init, records, archiveStore)
+      node = new PigeonNode(libp2p as unknown as Libp2p<NodeServices>, store, key, init, records, archiveStore, webrtc?.holdDataChannels)
       await node.book.load()
       await node.homeRelays.load()
       await node.channels.load()
       node.announced = announced
-      node.holdDataChannels = webrtc?.holdDataChannels
       node.bootstrapPeers = bootstrapPeers
       node.bootstrapKeeper = new BootstrapKeeper({ addrs: bootstrapPeers, libp2p, log: (init.logger ?? defaultLogger()).forComponent('pigeon:bootstrap') })
       node.configuredListen = init.memory === true || init.stablePorts === false ? undefined : configured
@@ -646,7 +638,6 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     if (this.started) return
     if (this.stopped) throw new NotStartedError('a stopped node cannot be started again: create a new one')
     await this.libp2p.start()
-    this.releaseDataChannels = this.holdDataChannels?.()
     if (this.configuredListen != null) await this.store.putMeta(PORTS_META_KEY, learnPorts(this.configuredListen, this.libp2p.services.relayListener.listening()))
     for (const contact of this.book.list()) await this.directory.rememberContact(contact)
     this.libp2p.addEventListener('self:peer:update', () => {
@@ -668,8 +659,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     await this.channels.start()
     await this.homeRelays.start()
     this.discovery.start()
-    this.holePuncher?.start()
-    await this.startStun()
+    await this.nat.start()
     this.bootstrapKeeper?.start()
     this.relayAdvertiser?.start()
     this.relayFinder?.start()
@@ -678,28 +668,6 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     await this.whereaboutsPush.start()
     this.greetContacts()
     this.log.info('started %p with %d listen address(es)', this.peerId, this.libp2p.getMultiaddrs().length)
-  }
-
-  /**
-   * A relay answers STUN on UDP at its first TCP listen port, where the nodes it serves expect it
-   * (src/network/webrtc.ts, relayStunUrls). A port already taken costs hole punching, not the relay.
-   */
-  private async startStun (): Promise<void> {
-    if (this.stunServer == null) return
-    const tcp = this.libp2p.services.relayListener.listening().map(a => a.getComponents()).find(c => c[1]?.name === 'tcp' && (c[2] == null || c[2].name === 'p2p'))
-    const port = Number(tcp?.[1].value ?? 0)
-    if (port === 0) return
-    try {
-      await this.stunServer.start(port)
-      this.log.info('answering STUN on udp port %d', port)
-    } catch (err: any) {
-      this.log.warn('cannot answer STUN on udp port %d (%s): nodes behind NAT cannot learn their public address here', port, err.message)
-    }
-  }
-
-  /** STUN servers WebRTC asks now: the configured ones, then each home relay's. */
-  stunServers (): string[] {
-    return [...new Set([...this.stun, ...relayStunUrls(this.homeRelays.addresses().map(a => a.toString()))])]
   }
 
   /**
@@ -727,8 +695,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     this.log.info('stopping')
     const began = Date.now()
     this.discovery.stop()
-    this.holePuncher?.stop()
-    await this.stunServer?.stop()
+    await this.nat.stop()
     this.bootstrapKeeper?.stop()
     this.relayAdvertiser?.stop()
     this.relayFinder?.stop()
@@ -739,7 +706,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     await this.outbox.stop()
     const servicesStopped = Date.now()
     await this.libp2p.stop()
-    this.releaseDataChannels?.()
+    this.nat.released()
     const libp2pStopped = Date.now()
     await this.store.close()
     const done = Date.now()
@@ -1170,13 +1137,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       },
       delivery: this.latency.summary(),
       dht: { ...this.discovery.status(), advertised: this.relayAdvertiser?.advertisedAt ?? null },
-      nat: {
-        ...reachability(this.libp2p.services.relayListener.listening(), this.libp2p.getMultiaddrs()),
-        webrtc: this.holePuncher != null,
-        stunServers: this.stunServers(),
-        holePunch: this.holePuncher?.counts() ?? null,
-        stunServer: this.stunServer == null || this.stunServer.port() === 0 ? null : { port: this.stunServer.port(), ...this.stunServer.counts() }
-      }
+      nat: this.nat.status()
     }
   }
 
