@@ -48,6 +48,7 @@ import { applyPortMemory, learnPorts, type PortMemory } from './network/stable-p
 import { relayListener, relayTransport, type RelayListener } from './network/relay-listener.js'
 import { announceAddrs, announcedFirst } from './network/announce.js'
 import { NatTraversal, type NatStatus } from './network/nat-traversal.js'
+import { beyondLocal } from './network/locality.js'
 import { stunProblem } from './network/stun-urls.js'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { firstBadAddr } from './network/addrs.js'
@@ -396,6 +397,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   private readonly whereaboutsPush: WhereaboutsPush
   /** Hole punching, STUN, and whether peers can dial this node. */
   private readonly nat: NatTraversal
+  /** PigeonInit.dhtAddresses: with 'all', private addresses go on the DHT too. */
+  private readonly dhtAddresses: DhtAddresses
   /** When each peer's card was last looked up after a failed delivery, oldest first. */
   private readonly refreshedAt = new Map<string, number>()
   private startedAt = 0
@@ -497,6 +500,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       current: () => JSON.stringify({ relays: this.homeRelays.addresses().map(String), addrs: this.cardAddresses().map(String) }),
       log: logger.forComponent('pigeon:whereabouts')
     })
+    this.dhtAddresses = init.dhtAddresses ?? 'public'
     this.nat = new NatTraversal({
       network: libp2p,
       addresses: { listening: () => libp2p.services.relayListener.listening(), advertised: () => libp2p.getMultiaddrs() },
@@ -608,7 +612,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
           dm: directMessages({ inboundRate: init.inboundRate, onMessages: async (messages, from) => node!.received(messages, from) }),
           relayListener: relayListener(),
           pubsub: pigeonGossipsub(),
-          card: cardService({ card: () => node?.isStarted() === true ? node.cardRecord().bytes : undefined }),
+          card: cardService({ card: (asker) => node?.isStarted() === true ? node.cardRecord(asker).bytes : undefined }),
           ...(dhtMode !== 'off' ? { dht: pigeonDht({ mode: dhtMode, addresses: init.dhtAddresses ?? 'public', records }) } : {}),
           history: history({ server: () => node?.archive }),
           ...(relayLimits != null ? { circuitRelay: circuitRelayServer({ reservations: RELAY_RESERVATIONS }) } : {}),
@@ -727,10 +731,17 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     return encodeCard(this.keys, this.cardAddresses(), this.homeRelays.addresses())
   }
 
-  /** This node's card as its DHT record: signed, with an expiry (CARD_RECORD_TTL_MS from now). */
-  private cardRecord (): { bytes: Uint8Array, timestamp: number } {
+  /**
+   * This node's card as its DHT record: signed, with an expiry (CARD_RECORD_TTL_MS from now). For
+   * the DHT and for peers beyond this node's network it holds no private or loopback address
+   * (src/network/locality.ts), unless dhtAddresses is 'all' (one LAN, a lab).
+   */
+  private cardRecord (reader: 'same-network' | 'beyond' = 'beyond'): { bytes: Uint8Array, timestamp: number } {
     const timestamp = Date.now()
-    return { bytes: encodeCardBytes(this.keys, this.cardAddresses(), this.homeRelays.addresses(), { timestamp, expires: timestamp + CARD_RECORD_TTL_MS }), timestamp }
+    const local = reader === 'same-network' || this.dhtAddresses === 'all'
+    const addrs = local ? this.cardAddresses() : beyondLocal(this.cardAddresses())
+    const relays = local ? this.homeRelays.addresses() : beyondLocal(this.homeRelays.addresses())
+    return { bytes: encodeCardBytes(this.keys, addrs, relays, { timestamp, expires: timestamp + CARD_RECORD_TTL_MS }), timestamp }
   }
 
   /**

@@ -10,7 +10,8 @@
 import { lpStream } from '@libp2p/utils'
 import { MAX_CARD_BYTES } from '../contacts/card.js'
 import { FRAME_OPTIONS } from '../dm/framing.js'
-import type { AbortOptions, ComponentLogger, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import { onSameNetwork } from '../network/locality.js'
+import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
 export const CARD_PROTOCOL = '/pigeon/card/1.0.0'
@@ -27,8 +28,11 @@ export interface CardServiceComponents {
 }
 
 export interface CardServiceInit {
-  /** This node's card record, freshly signed; undefined while there is none to give. */
-  card(): Uint8Array | undefined
+  /**
+   * This node's card record, freshly signed, for a peer on this node's own network or beyond it
+   * (then without private and loopback addresses); undefined while there is none to give.
+   */
+  card(asker: 'same-network' | 'beyond'): Uint8Array | undefined
 }
 
 export class CardService implements Startable {
@@ -58,9 +62,9 @@ export class CardService implements Startable {
     await this.components.registrar.unhandle(CARD_PROTOCOL)
   }
 
-  private async serve (stream: Stream): Promise<void> {
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
     try {
-      const card = this.init.card()
+      const card = this.init.card(onSameNetwork(connection.remoteAddr) ? 'same-network' : 'beyond')
       if (card == null) {
         stream.abort(new Error('no card to give'))
         return

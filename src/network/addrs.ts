@@ -31,3 +31,4 @@ export function isLoopback (name: string, value: string): boolean {
   if (name === 'ip6') return value === '::1' || value === '0:0:0:0:0:0:0:1'
   return value.toLowerCase() === 'localhost' || value.toLowerCase().endsWith('.localhost')
 }
+
