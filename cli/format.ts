@@ -136,7 +136,7 @@ function nat (s: NodeStatus): string {
     : `hole punching ${n.holePunch.attempts === 0 ? 'not tried yet' : `${n.holePunch.direct} of ${n.holePunch.attempts} direct`}, STUN ${n.stunServers.length === 0 ? 'none (no home relay yet)' : n.stunServers.join(' ')}`
   const stun = n.stunServer == null ? '' : `; answering STUN on udp ${n.stunServer.port} (${n.stunServer.answered} answered)`
   const waiting = n.unverified.length === 0 ? '' : ` (${n.unverified.join(' ')} not yet dialled back by a peer, so not published)`
-  return `nat        ${n.reachability}${waiting}; ${punch}${stun}`
+  return `nat        ${n.reachability}${waiting}${n.upnp ? ', UPnP on' : ''}; ${punch}${stun}`
 }
 
 export function statusText (s: NodeStatus): string {

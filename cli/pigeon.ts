@@ -86,6 +86,7 @@ interface StartOptions {
   autoRelays?: number
   replaceRelaysAfter?: number
   mdns?: boolean
+  upnp?: boolean
   webrtc?: boolean
   stun?: string[]
   relayStun?: boolean
@@ -138,6 +139,7 @@ function startFlags (opts: StartOptions): Partial<Config> {
     autoRelays: opts.autoRelays,
     replaceRelaysAfter: opts.replaceRelaysAfter,
     mdns: opts.mdns,
+    upnp: opts.upnp,
     webrtc: opts.webrtc,
     stun: opts.stun,
     relayStun: opts.relayStun,
@@ -203,6 +205,8 @@ program.command('start')
   .option('--replace-relays-after <seconds>', `seconds a home relay chosen on the DHT may stay unreachable before another replaces it${byDefault('replaceRelaysAfter')}`, count('--replace-relays-after'))
   .option('--mdns', 'find pigeon peers on the same LAN with mDNS (the default for a node that is not a relay and listens beyond loopback)')
   .option('--no-mdns', 'do not use mDNS')
+  .option('--upnp', 'map a port on the home router with UPnP where it offers it (the default for a node that is not a relay and listens beyond loopback)')
+  .option('--no-upnp', 'do not use UPnP')
   .option('--webrtc', 'hole punching: upgrade relayed connections to direct WebRTC ones where both NATs allow (the default for a node that is not a relay)')
   .option('--no-webrtc', 'do not hole-punch: peers behind NAT stay reached through relays')
   .option('--stun <url...>', 'STUN servers (stun:host:port) WebRTC asks for this node\'s public address besides its home relays')

@@ -34,7 +34,8 @@ import { Discovery, type DiscoveryStatus } from './discovery/discovery.js'
 import type { PublishState } from './discovery/card-publisher.js'
 import { RelayAdvertiser, RelayFinder } from './discovery/relay-finder.js'
 import { cardService, type CardService } from './discovery/card-service.js'
-import { lanDiscovery, mdnsOn } from './network/lan.js'
+import { lanDiscovery, mdnsOn, upnpOn } from './network/lan.js'
+import { uPnPNAT } from '@libp2p/upnp-nat'
 import { LOOKUP_TIMEOUT_MS, type LookupStats } from './discovery/card-lookup.js'
 import { ContactBook } from './contacts/contact-book.js'
 import { WhereaboutsPush } from './contacts/whereabouts-push.js'
@@ -204,6 +205,14 @@ export interface PigeonInit {
    * @default none
    */
   allowNetworks?: string[]
+  /**
+   * Map a port on the home router with UPnP IGD (`@libp2p/upnp-nat`), where the router offers it:
+   * the mapped public address is published once a peer has dialled it back (AutoNAT), and the
+   * node is then directly reachable from anywhere.
+   *
+   * @default true for a node that is not a relay and listens beyond loopback (as mdns); false otherwise
+   */
+  upnp?: boolean
   /**
    * Hole punching: a relayed connection this node dials is upgraded to a direct WebRTC one
    * where both NATs allow it (src/network/hole-punch.ts), and the relay is then only the
@@ -505,6 +514,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       network: libp2p,
       addresses: { listening: () => libp2p.services.relayListener.listening(), advertised: () => libp2p.getMultiaddrs() },
       relays: this.homeRelays,
+      upnp: upnpOn(init.upnp, init.relay != null && init.relay !== false, init.listen ?? DEFAULT_LISTEN),
       webrtc: webrtcOn(init),
       serveStun: init.relay != null && init.relay !== false && init.relayStun !== false,
       stun: init.stun ?? [],
@@ -609,6 +619,11 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
           // so nobody can aim this node at a third party cheaply). v1 (@libp2p/autonat 3.0.28)
           // fails with libp2p 3.3: its dial back reuses the open connection and is refused.
           autoNAT: autoNATv2(),
+          // A mapping the router itself made is published at once (autoConfirmAddress): AutoNAT
+          // asks only peers that connect after an address appears, so a mapping made after the
+          // node joined would wait for a new peer; a router behind another NAT is refused by
+          // upnp-nat itself (its external address is private).
+          ...(upnpOn(init.upnp, relayLimits != null, configured) ? { upnp: uPnPNAT({ portMappingDescription: 'pigeon', autoConfirmAddress: true }) } : {}),
           dm: directMessages({ inboundRate: init.inboundRate, onMessages: async (messages, from) => node!.received(messages, from) }),
           relayListener: relayListener(),
           pubsub: pigeonGossipsub(),

@@ -15,6 +15,7 @@ export function daemonOptions (config: Config): Omit<DaemonInit, 'dataDir' | 'on
     autoRelays: config.autoRelays,
     relayReplaceAfter: config.replaceRelaysAfter * 1000,
     ...(config.mdns != null ? { mdns: config.mdns } : {}),
+    ...(config.upnp != null ? { upnp: config.upnp } : {}),
     ...(config.webrtc != null ? { webrtc: config.webrtc } : {}),
     ...(config.stun != null ? { stun: config.stun } : {}),
     relayStun: config.relayStun,

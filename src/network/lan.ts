@@ -36,3 +36,11 @@ export function mdnsOn (asked: boolean | undefined, relay: boolean, listen: stri
 export function lanDiscovery (on: boolean): Array<ReturnType<typeof mdns>> {
   return on ? [mdns({ serviceTag: MDNS_SERVICE_TAG })] : []
 }
+
+/**
+ * Whether to map a port on the home router with UPnP: on for a node that is not a relay and
+ * listens beyond loopback (a relay is meant to be public already), unless told.
+ */
+export function upnpOn (asked: boolean | undefined, relay: boolean, listen: string[]): boolean {
+  return asked ?? (!relay && listensBeyondLoopback(listen))
+}

@@ -18,6 +18,8 @@ export interface NatStatus {
   reachability: Reachability
   /** Public addresses bound but not yet dialled back by a peer, so not yet given to peers. */
   unverified: string[]
+  /** Whether this node asks its router for a port mapping with UPnP. */
+  upnp: boolean
   /** Whether this node hole-punches with WebRTC. */
   webrtc: boolean
   /** The STUN servers WebRTC would ask now. */
@@ -45,6 +47,8 @@ export interface NatTraversalInit {
   network: HolePunchNetwork
   addresses: OwnAddresses
   relays: StunRelays
+  /** UPnP runs (libp2p's upnp-nat service); reported only. */
+  upnp: boolean
   /** Hole-punch with WebRTC (the transport is then among libp2p's). */
   webrtc: boolean
   /** Answer STUN on UDP at the first TCP listen port (a relay). */
@@ -104,6 +108,7 @@ export class NatTraversal extends TypedEventEmitter<HolePunchEvents> {
     const port = this.stunServer?.port() ?? 0
     return {
       ...reachability(this.init.addresses.listening(), this.init.addresses.advertised()),
+      upnp: this.init.upnp,
       webrtc: this.holePuncher != null,
       stunServers: this.stunServers(),
       holePunch: this.holePuncher?.counts() ?? null,

@@ -4,12 +4,18 @@
  * named with a random prefix, and `destroy()` deletes them (deleting a namespace deletes its
  * links). Nothing is routed out of them.
  */
-import { execFile } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { promisify } from 'node:util'
 
 const exec = promisify(execFile)
 const IP_TIMEOUT_MS = 10_000
+/** Debian puts it in /usr/sbin, which a test's PATH may not hold. */
+const MINIUPNPD = existsSync('/usr/sbin/miniupnpd') ? '/usr/sbin/miniupnpd' : 'miniupnpd'
 
 async function ip (...args: string[]): Promise<string> {
   const { stdout } = await exec('ip', args, { timeout: IP_TIMEOUT_MS })
@@ -90,6 +96,18 @@ export async function natLabUnavailable (): Promise<string | undefined> {
   }
 }
 
+/** Why a UPnP lab cannot run here (the NAT lab's needs, or miniupnpd missing), or undefined when it can. */
+export async function upnpLabUnavailable (): Promise<string | undefined> {
+  const why = await natLabUnavailable()
+  if (why != null) return why
+  try {
+    await exec(MINIUPNPD, ['--version'], { timeout: IP_TIMEOUT_MS })
+    return undefined
+  } catch {
+    return 'the UPnP lab needs miniupnpd (Debian package miniupnpd-nftables; .ci/run installs it)'
+  }
+}
+
 /** How a home router maps its hosts' connections onto its public address. */
 export type NatKind = 'cone' | 'symmetric'
 
@@ -109,12 +127,21 @@ export interface LabHost {
 export class Internet {
   private readonly namespaces: string[] = []
   private readonly routers = new Map<number, string>()
+  /** Home networks whose router runs miniupnpd, and the daemon once started (on attach). */
+  private readonly upnpRouters = new Map<number, ChildProcess | undefined>()
+  private readonly daemons: ChildProcess[] = []
+  private readonly dirs: string[] = []
 
-  private constructor (readonly prefix: string, private readonly switchNs: string) {}
+  private constructor (readonly prefix: string, private readonly switchNs: string, readonly segment: string) {}
 
-  static async create (): Promise<Internet> {
+  /**
+   * @param segment - the public segment's first three octets: 198.18.0 by default (libp2p classes
+   * it private); a range libp2p classes public where a test needs one (UPnP refuses a private
+   * external address as a double NAT)
+   */
+  static async create (segment = '198.18.0'): Promise<Internet> {
     const prefix = `pg${randomBytes(3).toString('hex')}`
-    const net = new Internet(prefix, `${prefix}-sw`)
+    const net = new Internet(prefix, `${prefix}-sw`, segment)
     try {
       await net.namespace(net.switchNs)
       await ip('-n', net.switchNs, 'link', 'add', 'br0', 'type', 'bridge')
@@ -138,7 +165,7 @@ export class Internet {
     await ip('-n', netns, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', port, 'netns', this.switchNs)
     await ip('-n', this.switchNs, 'link', 'set', port, 'master', 'br0')
     await ip('-n', this.switchNs, 'link', 'set', port, 'up')
-    const addr = `198.18.0.${octet}`
+    const addr = `${this.segment}.${octet}`
     await ip('-n', netns, 'addr', 'add', `${addr}/24`, 'dev', dev)
     await ip('-n', netns, 'link', 'set', dev, 'up')
     return addr
@@ -151,8 +178,12 @@ export class Internet {
     return { netns, addr: await this.plug(netns, 'eth0', octet) }
   }
 
-  /** Home network `n` (1 to 99): a router at 198.18.0.<100+n> doing `nat`, and its LAN 10.<n>.0.0/24. */
-  async home (n: number, nat: NatKind): Promise<void> {
+  /**
+   * Home network `n` (1 to 99): a router at <segment>.<100+n> doing `nat`, and its LAN
+   * 10.<n>.0.0/24. With `upnp`, the router also runs miniupnpd (Debian's miniupnpd-nftables) on
+   * its LAN side, and lets in what it maps.
+   */
+  async home (n: number, nat: NatKind, options: { upnp?: boolean } = {}): Promise<void> {
     const router = `${this.prefix}-r${n}`
     await this.namespace(router)
     await this.plug(router, 'wan', 100 + n)
@@ -175,12 +206,68 @@ export class Internet {
       '  }',
       '  chain forward {',
       '    type filter hook forward priority filter; policy accept;',
-      '    iifname "wan" ct state new drop',
+      // What UPnP mapped (destination NAT) is let in; nothing else unsolicited.
+      '    iifname "wan" ct state new ct status & dnat == 0 drop',
       '  }',
       '}',
       ''
     ].join('\n'))
     this.routers.set(n, router)
+    if (options.upnp === true) this.upnpRouters.set(n, undefined)
+  }
+
+  /**
+   * Runs miniupnpd in `router`, mapping for its LAN 10.<n>.0.0/24, in chains of its own. It needs
+   * the LAN interface, so it starts when the first host is attached.
+   */
+  private async upnp (router: string, n: number): Promise<void> {
+    await ip('-n', router, 'route', 'add', '239.255.255.250/32', 'dev', 'lan')
+    await nft(router, [
+      'table inet miniupnpd {',
+      '  chain forward { type filter hook forward priority filter; policy accept; jump forward_miniupnpd; }',
+      '  chain forward_miniupnpd { }',
+      '  chain prerouting { type nat hook prerouting priority dstnat; policy accept; jump prerouting_miniupnpd; }',
+      '  chain prerouting_miniupnpd { }',
+      '  chain postrouting { type nat hook postrouting priority srcnat; policy accept; jump postrouting_miniupnpd; }',
+      '  chain postrouting_miniupnpd { }',
+      '}',
+      ''
+    ].join('\n'))
+    const dir = await mkdtemp(join(tmpdir(), 'pigeon-upnp-'))
+    this.dirs.push(dir)
+    const conf = join(dir, 'miniupnpd.conf')
+    await writeFile(conf, [
+      'ext_ifname=wan',
+      'listening_ip=lan',
+      'http_port=0',
+      'enable_natpmp=no',
+      'enable_upnp=yes',
+      'secure_mode=yes',
+      'system_uptime=yes',
+      `uuid=${randomUUID()}`,
+      'upnp_table_name=miniupnpd',
+      'upnp_nat_table_name=miniupnpd',
+      'upnp_forward_chain=forward_miniupnpd',
+      'upnp_nat_chain=prerouting_miniupnpd',
+      'upnp_nat_postrouting_chain=postrouting_miniupnpd',
+      `allow 1024-65535 10.${n}.0.0/24 1024-65535`,
+      'deny 0-65535 0.0.0.0/0 0-65535',
+      ''
+    ].join('\n'))
+    const child = spawn('ip', ['netns', 'exec', router, MINIUPNPD, '-f', conf, '-d', '-P', join(dir, 'miniupnpd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] })
+    this.daemons.push(child)
+    this.upnpRouters.set(n, child)
+    // Ready once it says it listens for HTTP (its log goes to stderr with -d).
+    await new Promise<void>((resolve, reject) => {
+      let log = ''
+      const timer = setTimeout(() => { reject(new Error(`miniupnpd did not start within ${IP_TIMEOUT_MS} ms: ${log}`)) }, IP_TIMEOUT_MS)
+      child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+        log += d
+        if (process.env.UPNP_LAB_LOG != null) process.stderr.write(d)
+        if (/HTTP listening on port/.test(log)) { clearTimeout(timer); resolve() }
+      })
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`miniupnpd exited with ${String(code)}: ${log}`)) })
+    })
   }
 
   /** A host namespace, not yet on any network. */
@@ -203,11 +290,21 @@ export class Internet {
     await ip('-n', netns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0')
     await ip('-n', netns, 'link', 'set', 'eth0', 'up')
     await ip('-n', netns, 'route', 'add', 'default', 'via', `10.${n}.0.1`)
+    if (this.upnpRouters.has(n) && this.upnpRouters.get(n) == null) await this.upnp(router, n)
     return addr
   }
 
-  /** Deletes every namespace of this internet; safe to call twice. */
+  /** Deletes every namespace of this internet (and stops its UPnP daemons); safe to call twice. */
   async destroy (): Promise<void> {
+    for (const child of this.daemons.splice(0)) {
+      if (child.exitCode == null && child.signalCode == null) {
+        const exited = new Promise(resolve => child.once('exit', resolve))
+        child.kill('SIGTERM')
+        await exited
+      }
+    }
+    for (const dir of this.dirs.splice(0)) await rm(dir, { recursive: true, force: true })
     for (const ns of this.namespaces.splice(0).reverse()) await ip('netns', 'del', ns).catch(() => {})
   }
 }
+
