@@ -43,7 +43,7 @@ export type Command =
   | { op: 'quiet', timeoutMs: number }
   // The load case (load.ts): one relay in one worker, many light clients in each of the others.
   | { op: 'loadRelay', kind: LoadRelayKind, root: string, durability: Durability, limits: RelayLimits, maxConnections: number }
-  | { op: 'loadProbe' }
+  | { op: 'loadProbe', resetLag?: boolean }
   | { op: 'loadMemory' }
   | { op: 'loadClients', first: number, count: number, relayAddr: string, timeoutMs: number }
   | { op: 'loadRun', peers: string[], bytes: number, warmupMs: number, durationMs: number, intervalMs: number, timeoutMs: number }

@@ -199,7 +199,7 @@ async function measureLoad (kind: LoadRelayKind, s: LoadSettings, limits: RelayL
     const c = await connectAll(kind, relay, workers, s, limits, maxConnections)
     const durationMs = s.seconds * 1000
     const timeoutMs = WARMUP_MS + durationMs + RUN_SLACK_MS
-    const first = await relay.call({ op: 'loadProbe' })
+    const first = await relay.call({ op: 'loadProbe', resetLag: true })
     progress('load %s: running %d s (+%d s warm-up)', kind, s.seconds, WARMUP_MS / 1000)
     const runs = Promise.all(workers.map(async w => await w.call({ op: 'loadRun', peers: c.ids, bytes: s.bytes, warmupMs: WARMUP_MS, durationMs, intervalMs: s.intervalMs, timeoutMs }, timeoutMs)))
     const [results, samples] = await Promise.all([runs, sampleReadiness(relay, c.operatorUrl, runs)])
@@ -252,6 +252,10 @@ async function measureLoad (kind: LoadRelayKind, s: LoadSettings, limits: RelayL
       relay_deposited_incl_warmup: last.deposited - first.deposited,
       // One core is 1.0: the relay is one Node process, and its JavaScript runs on one thread.
       relay_cpu_cores_during_run: round((last.cpuMicros - first.cpuMicros) / 1000 / (last.atMs - first.atMs), 2),
+      // The delay a callback waited for the event loop, over the measured run (warm-up included).
+      relay_event_loop_delay_p50_ms: round(last.lag.p50Ms, 1),
+      relay_event_loop_delay_p99_ms: round(last.lag.p99Ms, 1),
+      relay_event_loop_delay_max_ms: round(last.lag.maxMs, 1),
       relay_event_loop_utilization_during_run: round((last.elu.active - first.elu.active) / ((last.elu.active - first.elu.active) + (last.elu.idle - first.elu.idle)), 2),
       machine_cpus: availableParallelism(),
       relay_refused_total: last.refused,

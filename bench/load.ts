@@ -14,6 +14,7 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { randomBytes } from 'node:crypto'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp, type TCPSocketOptions } from '@libp2p/tcp'
@@ -74,6 +75,8 @@ export interface RelayProbe {
   atMs: number
   /** Event-loop utilisation since the relay started (performance.eventLoopUtilization). */
   elu: { idle: number, active: number }
+  /** Event-loop delay since the last probe that reset it (perf_hooks.monitorEventLoopDelay), ms. */
+  lag: { p50Ms: number, p99Ms: number, maxMs: number }
 }
 
 export interface Memory { rss: number, heapUsed: number, external: number, arrayBuffers: number }
@@ -110,10 +113,14 @@ export class LoadRelay {
   private rawDb?: Level<string, Uint8Array>
   private raw?: RawMailbox
 
+  /** The relay process's event-loop delay, sampled every 10 ms while it runs. */
+  private readonly lag = monitorEventLoopDelay({ resolution: 10 })
+
   private constructor (libp2p: Libp2p, node?: PigeonNode, dataDir?: string) {
     this.libp2p = libp2p
     this.node = node
     this.dataDir = dataDir
+    this.lag.enable()
   }
 
   /**
@@ -172,7 +179,10 @@ export class LoadRelay {
     return addr.toString()
   }
 
-  probe (): RelayProbe {
+  /** The relay's state now; `resetLag` starts the event-loop delay histogram afresh after reading it. */
+  probe (resetLag = false): RelayProbe {
+    const lag = { p50Ms: this.lag.percentile(50) / 1e6, p99Ms: this.lag.percentile(99) / 1e6, maxMs: this.lag.max / 1e6 }
+    if (resetLag) this.lag.reset()
     const m = process.memoryUsage()
     const cpu = process.cpuUsage()
     const elu = performance.eventLoopUtilization()
@@ -197,11 +207,13 @@ export class LoadRelay {
       maxConnections: connectionManagerOf(this.libp2p).getMaxConnections(),
       cpuMicros: cpu.user + cpu.system,
       atMs: performance.now(),
-      elu: { idle: elu.idle, active: elu.active }
+      elu: { idle: elu.idle, active: elu.active },
+      lag
     }
   }
 
   async stop (): Promise<void> {
+    this.lag.disable()
     try {
       await this.operator?.close()
       if (this.node != null) await this.node.stop()

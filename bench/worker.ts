@@ -131,7 +131,7 @@ async function execute (command: Command): Promise<unknown> {
       loadRelay = await (await import('./load.js')).LoadRelay.start(command.kind, command.root, command.durability, command.limits, command.maxConnections)
       return { address: loadRelay.address(), operatorUrl: loadRelay.operatorUrl }
     case 'loadProbe':
-      return need(loadRelay, 'load relay').probe()
+      return need(loadRelay, 'load relay').probe(command.resetLag === true)
     case 'loadMemory':
       return (await import('./load.js')).memory()
     case 'loadClients': {
