@@ -514,7 +514,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       network: libp2p,
       addresses: { listening: () => libp2p.services.relayListener.listening(), advertised: () => libp2p.getMultiaddrs() },
       relays: this.homeRelays,
-      upnp: upnpOn(init.upnp, init.relay != null && init.relay !== false, init.listen ?? DEFAULT_LISTEN),
+      // Whether create() gave libp2p the UPnP service (upnpOn), not worked out a second time.
+      upnp: (libp2p.services as Record<string, unknown>).upnp != null,
       webrtc: webrtcOn(init),
       serveStun: init.relay != null && init.relay !== false && init.relayStun !== false,
       stun: init.stun ?? [],

@@ -29,6 +29,26 @@ function failureReason (lastError: string | undefined): string {
   return reason != null && Object.hasOwn(REJECT_REASON_CODES, reason) ? reason : 'other'
 }
 
+/**
+ * A counter whose values are totals the node keeps (read from `node.status()` at each scrape), by
+ * one label; `pick` gives them, or undefined when the node has none (the counter is then absent).
+ */
+function statusCounter (registers: Registry[], status: () => Promise<NodeStatus | undefined>, name: string, help: string, label: string, pick: (s: NodeStatus) => Record<string, number> | undefined): void {
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers,
+    async collect () {
+      const s = await status()
+      const values = s == null ? undefined : pick(s)
+      if (values == null) return
+      this.reset()
+      for (const [value, n] of Object.entries(values)) this.inc({ [label]: value }, n)
+    }
+  })
+}
+
 export class PigeonMetrics {
   private readonly node: PigeonNode
   private readonly sent: Counter
@@ -201,18 +221,9 @@ export class PigeonMetrics {
         this.set({ kind: 'relayed' }, s.connections.relayed)
       }
     })
-    new Counter({
-      name: 'pigeon_dht_records_refused_total',
-      help: 'DHT records refused (sent to this node to store, or found in a lookup), by reason: key, oversize, malformed, signature, wrong-peer, expired, future, stale, kind.',
-      labelNames: ['reason'],
-      registers,
-      async collect () {
-        const s = await status()
-        if (s == null) return
-        this.reset()
-        for (const reason of CARD_REFUSALS) this.inc({ reason }, s.dht.refused[reason])
-      }
-    })
+    statusCounter(registers, status, 'pigeon_dht_records_refused_total',
+      'DHT records refused (sent to this node to store, or found in a lookup), by reason: key, oversize, malformed, signature, wrong-peer, expired, future, stale, kind.',
+      'reason', s => Object.fromEntries(CARD_REFUSALS.map(reason => [reason, s.dht.refused[reason]])))
     new Gauge({
       name: 'pigeon_reachability',
       help: 'Whether peers can dial this node: 1 for its state (public: an announced or dialled-back public address; unknown: a public address not yet dialled back; private: behind NAT or LAN only), 0 for the others.',
@@ -224,32 +235,12 @@ export class PigeonMetrics {
         for (const state of REACHABILITIES) this.set({ state }, s.nat.reachability === state ? 1 : 0)
       }
     })
-    new Counter({
-      name: 'pigeon_hole_punch_total',
-      help: 'Attempts to upgrade a relayed connection to a direct WebRTC one since start, by outcome: direct or failed.',
-      labelNames: ['outcome'],
-      registers,
-      async collect () {
-        const s = await status()
-        if (s?.nat.holePunch == null) return
-        this.reset()
-        this.inc({ outcome: 'direct' }, s.nat.holePunch.direct)
-        this.inc({ outcome: 'failed' }, s.nat.holePunch.failed)
-      }
-    })
-    new Counter({
-      name: 'pigeon_stun_requests_total',
-      help: 'STUN datagrams a relay received since start, by outcome: answered, or dropped (not a binding request, or over budget).',
-      labelNames: ['outcome'],
-      registers,
-      async collect () {
-        const s = await status()
-        if (s?.nat.stunServer == null) return
-        this.reset()
-        this.inc({ outcome: 'answered' }, s.nat.stunServer.answered)
-        this.inc({ outcome: 'dropped' }, s.nat.stunServer.dropped)
-      }
-    })
+    statusCounter(registers, status, 'pigeon_hole_punch_total',
+      'Attempts to upgrade a relayed connection to a direct WebRTC one since start, by outcome: direct or failed.',
+      'outcome', s => s.nat.holePunch == null ? undefined : { direct: s.nat.holePunch.direct, failed: s.nat.holePunch.failed })
+    statusCounter(registers, status, 'pigeon_stun_requests_total',
+      'STUN datagrams a relay received since start, by outcome: answered, or dropped (not a binding request, or over budget).',
+      'outcome', s => s.nat.stunServer == null ? undefined : { answered: s.nat.stunServer.answered, dropped: s.nat.stunServer.dropped })
     new Gauge({
       name: 'pigeon_dht_servers',
       help: 'DHT servers in this node\'s routing table.',
