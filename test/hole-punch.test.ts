@@ -15,8 +15,8 @@ describe('hole punching with WebRTC', () => {
   const nodes = new Nodes()
   after(async () => { await nodes.cleanup() })
 
-  async function behindRelay (relay: PigeonNode): Promise<PigeonNode> {
-    const bob = await nodes.node({ memory: true, listen: [] })
+  async function behindRelay (relay: PigeonNode, init: { webrtc?: boolean } = {}): Promise<PigeonNode> {
+    const bob = await nodes.node({ memory: true, listen: [], ...init })
     const reserved = nextEvent(bob.libp2p, 'self:peer:update', () => bob.addresses().some(a => a.includes('/p2p-circuit')), DEADLINE)
     await bob.addRelay(relay.card())
     await reserved
@@ -53,10 +53,7 @@ describe('hole punching with WebRTC', () => {
   it('stays relayed, trying nothing, when the other side does not take WebRTC', async () => {
     const relay = await nodes.node({ relay: true })
     const alice = await nodes.node()
-    const bob = await nodes.node({ memory: true, listen: [], webrtc: false })
-    const reserved = nextEvent(bob.libp2p, 'self:peer:update', () => bob.addresses().some(a => a.includes('/p2p-circuit')), DEADLINE)
-    await bob.addRelay(relay.card())
-    await reserved
+    const bob = await behindRelay(relay, { webrtc: false })
     await alice.addContact('bob', bob.card())
     const id = await alice.send('bob', 'relayed it is')
     await alice.waitFor(id, 'delivered', { signal: AbortSignal.timeout(DEADLINE) })

@@ -101,7 +101,7 @@ export class NatTraversal extends TypedEventEmitter<HolePunchEvents> {
 
   /** STUN servers WebRTC asks now: the configured ones, then each home relay's. */
   stunServers (): string[] {
-    return [...new Set([...this.init.stun, ...relayStunUrls(this.init.relays.addresses().map(a => a.toString()))])]
+    return [...new Set([...this.init.stun, ...relayStunUrls(this.init.relays.addresses())])]
   }
 
   status (): NatStatus {

@@ -2,7 +2,7 @@
  * STUN server URLs (RFC 7064): those configured, checked, and those a node derives from its home
  * relays, each of which answers STUN on UDP at its TCP port (src/network/stun-server.ts).
  */
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 
 /** Why a STUN server URL cannot be used, or undefined when it can (`stun:host:port`, RFC 7064). */
 export function stunProblem (url: string): string | undefined {
@@ -16,11 +16,11 @@ export function stunProblem (url: string): string | undefined {
  * The STUN URL of each relay address that names a host and a plain TCP port (not WebSockets):
  * `/ip4/198.18.0.11/tcp/4001/p2p/…` gives `stun:198.18.0.11:4001`.
  */
-export function relayStunUrls (relayAddrs: string[]): string[] {
+export function relayStunUrls (relayAddrs: Array<Multiaddr | string>): string[] {
   const urls: string[] = []
-  for (const text of relayAddrs) {
+  for (const addr of relayAddrs) {
     let components
-    try { components = multiaddr(text).getComponents() } catch { continue }
+    try { components = (typeof addr === 'string' ? multiaddr(addr) : addr).getComponents() } catch { continue }
     const [host, transport, next] = components
     if (host == null || transport?.name !== 'tcp' || next?.name !== 'p2p') continue
     if (host.name === 'ip4' || host.name === 'dns4' || host.name === 'dns') urls.push(`stun:${host.value}:${transport.value}`)
