@@ -141,6 +141,7 @@ export async function dhtCase (): Promise<void> {
     })
 
     const first: number[] = []
+    const firstLookup: number[] = []
     const firstRaw: number[] = []
     for (let i = 0; i < strangers; i++) {
       const alice = await createNode({ ...lab, dht: 'client', bootstrap })
@@ -151,6 +152,7 @@ export async function dhtCase (): Promise<void> {
         const bob = all[(i * 11 + 5) % size]
         const t = performance.now()
         await alice.addContact('bob', bob.peerId.toString(), { signal: AbortSignal.timeout(STEP_TIMEOUT_MS) })
+        firstLookup.push(performance.now() - t)
         const id = await alice.send('bob', 'hello, stranger')
         await alice.waitFor(id, 'delivered', { signal: AbortSignal.timeout(STEP_TIMEOUT_MS) })
         first.push(performance.now() - t)
@@ -161,6 +163,8 @@ export async function dhtCase (): Promise<void> {
       }
     }
     const f = summarize(first)
+    const fl = summarize(firstLookup)
+    const fd = summarize(first.map((ms, i) => ms - firstLookup[i]))
     const fr = summarize(firstRaw)
     progress('dht: first message to a stranger p50 %d ms, raw dial and round trip p50 %d ms', round(f.p50), round(fr.p50))
     emit({
@@ -170,6 +174,9 @@ export async function dhtCase (): Promise<void> {
       strangers,
       pigeon_p50_ms: round(f.p50),
       pigeon_p99_ms: round(f.p99),
+      // Where the time goes: adding the contact (the lookup), then send to delivery receipt.
+      add_contact_p50_ms: round(fl.p50),
+      send_to_delivered_p50_ms: round(fd.p50),
       raw_p50_ms: round(fr.p50),
       raw_p99_ms: round(fr.p99),
       raw_failed: strangers - firstRaw.length,

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { defaultLogger } from '@libp2p/logger'
-import { RelayFinder, relayScore, type RelayBook } from '../src/discovery/relay-finder.js'
+import { RelayFinder, relayScore, SEARCH_BACKOFF_MAX_MS, type RelayBook } from '../src/discovery/relay-finder.js'
 import type { PeerId } from '@libp2p/interface'
 import type { RelayRecord } from '../src/store/types.js'
 
@@ -33,6 +33,8 @@ describe('the relay finder', () => {
   let answering: Set<string>
   let online: boolean
   let finder: RelayFinder | undefined
+  /** When (mock ms since the test began) each search for providers ran. */
+  let searches: number[]
 
   beforeEach(async () => {
     mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 })
@@ -42,6 +44,7 @@ describe('the relay finder', () => {
     connected = new Set()
     answering = new Set()
     online = true
+    searches = []
   })
 
   afterEach(() => {
@@ -65,6 +68,7 @@ describe('the relay finder', () => {
     finder = new RelayFinder({
       dht: {
         findProviders: async function * () {
+          searches.push(Date.now() - 1_000_000)
           yield { name: 'PROVIDER', providers: providers.map(id => ({ id, multiaddrs: [] })) } as any
         }
       },
@@ -138,5 +142,31 @@ describe('the relay finder', () => {
     assert.deepEqual(records.map(r => r.peerId), chosen)
     await advance(REPLACE_AFTER + CHECK)
     assert.ok(!records.some(r => r.peerId === chosen[0]), 'then replaced')
+  })
+
+  it('searches less and less often while no relay is found, and at once when one appears after a loss or a return online', async () => {
+    const all = providers
+    providers = []
+    start()
+    mock.timers.tick(0)
+    await settle()
+    await advance(CHECK * 15)
+    assert.deepEqual(searches, [0, CHECK, CHECK * 3, CHECK * 7, CHECK * 15], 'each wait twice the one before')
+    await advance(SEARCH_BACKOFF_MAX_MS * 3)
+    const gaps = searches.slice(1).map((t, i) => t - searches[i])
+    assert.ok(gaps.every(g => g <= SEARCH_BACKOFF_MAX_MS), `never more than the cap apart: ${gaps.join(', ')}`)
+    assert.equal(gaps.at(-1), SEARCH_BACKOFF_MAX_MS, 'and at the cap once reached')
+    // The node loses its own network and comes back: it searches at the next check.
+    online = false
+    await advance(CHECK)
+    providers = all
+    online = true
+    const before = searches.length
+    await advance(CHECK)
+    assert.equal(searches.length, before + 1, 'searched on coming back online')
+    assert.deepEqual(records.map(r => r.peerId), ranked().slice(0, 2))
+    // Once it has its relays it does not search at all.
+    await advance(CHECK * 10)
+    assert.equal(searches.length, before + 1)
   })
 })

@@ -28,6 +28,13 @@ export const RELAY_KEY = CID.createV1(0x55, await sha256.digest(new TextEncoder(
 export { DEFAULT_AUTO_RELAYS, DEFAULT_RELAY_REPLACE_AFTER_MS } from './constants.js'
 /** How often the finder looks at its relays. */
 const CHECK_INTERVAL_MS = 5000
+/**
+ * A search that leaves the node short of relays is repeated after CHECK_INTERVAL_MS, then after
+ * twice as long each time, up to this: a network with few or no relays is not asked the same
+ * question every 5 s by every node (50 nodes doing so kept a 2-core machine busy with DHT
+ * queries). Losing a relay, or coming back online, starts the delays over.
+ */
+export const SEARCH_BACKOFF_MAX_MS = 10 * 60_000
 /** A relay that was dropped is not chosen again for this long. */
 const AVOID_MS = 60 * 60_000
 /** Deadline of one search for providers, and of one card lookup. */
@@ -82,6 +89,10 @@ export class RelayFinder {
   private readonly avoid = new Map<string, number>()
   private timer?: ReturnType<typeof setTimeout>
   private controller?: AbortController
+  /** No search for providers before this time (ms since the epoch), and the delay after the next one that comes up short. */
+  private nextSearch = 0
+  private searchDelay = CHECK_INTERVAL_MS
+  private wasOnline = true
 
   constructor (init: RelayFinderInit) {
     this.init = init
@@ -129,6 +140,8 @@ export class RelayFinder {
     if (all.some(r => r.source !== 'discovered')) return
     const now = Date.now()
     const online = this.init.network.online()
+    if (online && !this.wasOnline) this.searchSoon()
+    this.wasOnline = online
     for (const relay of this.discovered()) {
       if (this.init.relays.connected(relay.peerId) || !online) {
         // Offline, an unreachable relay says nothing about the relay: its clock does not run.
@@ -142,11 +155,19 @@ export class RelayFinder {
         await this.init.relays.remove(relay.peerId)
         this.lastSeen.delete(relay.peerId)
         this.avoid.set(relay.peerId, now + AVOID_MS)
+        this.searchSoon()
       }
     }
     for (const [peer, until] of this.avoid) if (until < now) this.avoid.delete(peer)
     let missing = this.target - this.discovered().length
-    if (missing <= 0) return
+    if (missing <= 0) {
+      this.searchSoon()
+      return
+    }
+    if (now < this.nextSearch) return
+    // Set before searching, so that a search that throws waits its turn too.
+    this.nextSearch = now + this.searchDelay
+    this.searchDelay = Math.min(this.searchDelay * 2, SEARCH_BACKOFF_MAX_MS)
     for (const candidate of await this.candidates(signal)) {
       if (missing <= 0 || signal.aborted) break
       try {
@@ -160,6 +181,13 @@ export class RelayFinder {
         this.avoid.set(candidate.toString(), Date.now() + AVOID_MS)
       }
     }
+    if (missing <= 0) this.searchSoon()
+  }
+
+  /** The next check searches (if relays are missing), and a short one starts the delays over. */
+  private searchSoon (): void {
+    this.nextSearch = 0
+    this.searchDelay = CHECK_INTERVAL_MS
   }
 
   /** Relays providing RELAY_KEY that this node does not use or avoid, lowest score first. */
