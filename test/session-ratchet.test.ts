@@ -56,9 +56,8 @@ describe('the Double Ratchet with header encryption', () => {
     const r = kdfRk(rk, dhOut)
     const expected = nobleHkdf(sha256, dhOut, rk, text('pigeon-ratchet-rk-v1'), 96)
     assert.equal(hex(r.rk) + hex(r.ck) + hex(r.nhk), hex(expected))
-    // The vectors printed in docs/protocol.md (section on sessions).
+    // The vector printed in docs/protocol.md, section 19.6.
     assert.equal(hex(c.mk), '9b4c8120a4823a95f47cde17a244f4507244ee6e3957d1fab9fa29b44d3829b7')
-    assert.equal(hex(r.rk).slice(0, 16), hex(expected).slice(0, 16))
   })
 
   it('carries a conversation of several turns both ways, and the responder sends only after it has received', () => {
