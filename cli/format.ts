@@ -27,7 +27,20 @@ export function outboxLine (r: OutboxRecord, names: Map<string, string>): string
 }
 
 export function contactLine (c: ContactRecord): string {
-  return `${c.name}\t${c.peerId}\t${c.addrs.length} address${c.addrs.length === 1 ? '' : 'es'}`
+  const trust = c.identityChanged != null ? 'IDENTITY CHANGED' : c.verifiedAt != null ? 'verified' : 'not verified'
+  return `${c.name}\t${c.peerId}\t${c.addrs.length} address${c.addrs.length === 1 ? '' : 'es'}\t${trust}`
+}
+
+/** One line that says a contact's name now belongs to another identity, and what to do. */
+export function identityWarning (c: { name: string, peerId: string, previous: string, at: number }): string {
+  return `warning: ${c.name}'s identity changed on ${time(c.at)}: the name now belongs to ${shortPeer(c.peerId)}, not ${shortPeer(c.previous)}. Compare safety numbers (pigeon contacts verify ${c.name}) before you trust it.`
+}
+
+/** A safety number for people to read aloud: 12 groups of 5 digits, in 3 rows. */
+export function safetyNumberText (groups: string[]): string {
+  const rows: string[] = []
+  for (let i = 0; i < groups.length; i += 4) rows.push('  ' + groups.slice(i, i + 4).join(' '))
+  return rows.join('\n')
 }
 
 /**
@@ -152,6 +165,7 @@ export function statusText (s: NodeStatus): string {
     `delivery   ${s.delivery.count === 0 ? `none in the last ${duration(s.delivery.windowMs)}` : `p50 ${millis(s.delivery.p50Ms)}, p99 ${millis(s.delivery.p99Ms)} over ${s.delivery.count} in the last ${duration(s.delivery.windowMs)}`}`,
     `inbox      ${s.inbox.total} messages, ${s.inbox.unread} unread, ${s.inbox.requests} requests`,
     `contacts   ${s.contacts}`,
+    ...s.identityChanged.map(identityWarning),
     `channels   ${s.channels.active} active${s.channels.pending > 0 ? `, ${s.channels.pending} post${s.channels.pending === 1 ? '' : 's'} not yet sent` : ''}`,
     `relays     ${s.relays.length === 0 ? 'none' : `${s.relays.filter(r => r.connected).length} of ${s.relays.length} connected`}`,
     ...(s.relay != null ? [`mailboxes  ${s.relay.messages} messages, ${bytes(s.relay.bytes)} for ${s.relay.recipients} peers; ${s.relay.deposited} deposited, ${Object.values(s.relay.refused).reduce((a, b) => a + b, 0)} refused since start`] : []),

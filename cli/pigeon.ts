@@ -10,13 +10,13 @@ import { Command, CommanderError, Option } from 'commander'
 // everything under it, about a second to import) is loaded by the commands that run one.
 import { ControlClient } from '../src/control/client.js'
 import { VERSION } from '../src/version.js'
-import type { ChannelInfo, ChannelMessageView, ContactRecord, InboxRecord, MemberRecord, NodeStatus, OutboxRecord, RelayHealth, RelayRecord } from '../src/index.js'
+import type { ChannelInfo, ChannelMessageView, ContactRecord, ContactSafetyNumber, InboxRecord, MemberRecord, NodeStatus, OutboxRecord, RelayHealth, RelayRecord } from '../src/index.js'
 import { createIdentity } from '../src/identity/identity.js'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { processAlive } from '../src/control/control-file.js'
 import { CliError, EXIT, report } from './errors.js'
 import { backupCommand, restoreCommand } from './backup.js'
-import { channelLine, channelMessageLine, contactLine, inboxLine, memberLine, outboxLine, relayLine, statusText } from './format.js'
+import { channelLine, channelMessageLine, contactLine, identityWarning, inboxLine, memberLine, outboxLine, relayLine, safetyNumberText, statusText } from './format.js'
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../src/ops/log.js'
 import { SETTINGS, SETTING_KEYS, configPath, configValues, daemonOptions, editConfigFile, loadConfig, type Config, type SettingKey, type SettingValue } from '../src/config/index.js'
 import { announceProblem } from '../src/network/announce.js'
@@ -182,8 +182,25 @@ function seconds (value: string): number {
 }
 
 async function contactNames (api: ControlClient): Promise<Map<string, string>> {
-  const contacts = await api.request<ContactRecord[]>('GET', '/v1/contacts')
+  return namesOf(await api.request<ContactRecord[]>('GET', '/v1/contacts'))
+}
+
+function namesOf (contacts: ContactRecord[]): Map<string, string> {
   return new Map(contacts.map(c => [c.peerId, c.name]))
+}
+
+/**
+ * Warns on stderr (so scripts reading stdout are not disturbed) about every contact among
+ * `peers` whose identity changed and who was not verified since, once per contact.
+ */
+function warnIdentityChanges (contacts: ContactRecord[], peers: Iterable<string>, warned = new Set<string>()): Set<string> {
+  const shown = new Set(peers)
+  for (const c of contacts) {
+    if (c.identityChanged == null || !shown.has(c.peerId) || warned.has(c.peerId)) continue
+    warned.add(c.peerId)
+    process.stderr.write(identityWarning({ name: c.name, peerId: c.peerId, ...c.identityChanged }) + '\n')
+  }
+  return warned
 }
 
 program.command('init')
@@ -386,6 +403,28 @@ contacts.command('list')
     const list = await (await client()).request<ContactRecord[]>('GET', '/v1/contacts')
     out(() => list.length === 0 ? 'no contacts' : list.map(contactLine).join('\n'), list)
   })
+contacts.command('verify')
+  .description('show the safety number you and a contact both see, as digits and a QR code, to compare in person or over a channel you trust')
+  .argument('<name>')
+  .action(async (name: string) => {
+    const n = await (await client()).request<ContactSafetyNumber>('GET', `/v1/contacts/${encodeURIComponent(name)}/safety-number`)
+    out(() => [
+      `safety number with ${n.name} (${n.peerId}):`,
+      safetyNumberText(n.groups),
+      qrText(n.qr),
+      ...(n.identityChanged != null ? [identityWarning({ name: n.name, peerId: n.peerId, ...n.identityChanged })] : []),
+      n.verifiedAt != null && n.identityChanged == null
+        ? `verified on ${new Date(n.verifiedAt).toISOString()}.`
+        : `if ${n.name} sees the same digits, run: pigeon contacts verified ${n.name}`
+    ].join('\n'), n)
+  })
+contacts.command('verified')
+  .description('record that the safety number with a contact matched (clears an identity warning)')
+  .argument('<name>')
+  .action(async (name: string) => {
+    const record = await (await client()).request<ContactRecord>('POST', `/v1/contacts/${encodeURIComponent(name)}/verified`)
+    out(`${record.name} is verified`, record)
+  })
 contacts.command('remove')
   .description('remove a contact')
   .argument('<name>')
@@ -429,13 +468,16 @@ program.command('inbox')
   .option('-n, --limit <count>', 'show at most this many (the oldest first)')
   .action(async (opts: { follow?: boolean, from?: string, peek?: boolean, limit?: string }) => {
     const api = await client()
-    const names = await contactNames(api)
+    const contactList = await api.request<ContactRecord[]>('GET', '/v1/contacts')
+    const names = namesOf(contactList)
+    const warned = new Set<string>()
     const query = new URLSearchParams()
     if (opts.from != null) query.set('from', opts.from)
     if (opts.limit != null) query.set('limit', opts.limit)
     const json = globals().json === true
     // Without --follow, --json prints one array; with it, one record per line (NDJSON).
     const show = async (records: InboxRecord[], asArray = false): Promise<void> => {
+      warnIdentityChanges(contactList, records.map(r => r.from), warned)
       if (json && asArray) process.stdout.write(JSON.stringify(records) + '\n')
       else for (const r of records) process.stdout.write((json ? JSON.stringify(r) : inboxLine(r, names)) + '\n')
       const unread = records.filter(r => !r.read)
@@ -476,7 +518,9 @@ program.command('outbox')
     if (opts.to != null) query.set('to', opts.to)
     if (opts.limit != null) query.set('limit', opts.limit)
     const records = await api.request<OutboxRecord[]>('GET', `/v1/messages?${query.toString()}`)
-    const names = new Map((await api.request<ContactRecord[]>('GET', '/v1/contacts')).map(c => [c.peerId, c.name]))
+    const contactList = await api.request<ContactRecord[]>('GET', '/v1/contacts')
+    const names = namesOf(contactList)
+    warnIdentityChanges(contactList, records.map(r => r.to))
     out(() => records.length === 0 ? 'nothing sent' : records.map(r => outboxLine(r, names)).join('\n'), records)
   })
 

@@ -11,7 +11,8 @@
  * See docs/api.md.
  */
 export { createNode, PigeonNode } from './node.js'
-export type { PigeonInit, PigeonEvents, ReceiptEvent, ReceiptState, NodeStatus, RelayHealth } from './node.js'
+export type { PigeonInit, PigeonEvents, ReceiptEvent, ReceiptState, NodeStatus, RelayHealth, IdentityChange, ContactSafetyNumber } from './node.js'
+export { safetyNumber, SAFETY_QR_PREFIX, type SafetyNumber } from './contacts/safety-number.js'
 export type { NatStatus } from './network/nat-traversal.js'
 export type { Reachability } from './network/reachability.js'
 export type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, OutboxKind, RelayRecord } from './store/types.js'

@@ -38,6 +38,7 @@ import { lanDiscovery, mdnsOn, upnpOn } from './network/lan.js'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import { LOOKUP_TIMEOUT_MS, type LookupStats } from './discovery/card-lookup.js'
 import { ContactBook } from './contacts/contact-book.js'
+import { safetyNumber, type SafetyNumber } from './contacts/safety-number.js'
 import { WhereaboutsPush } from './contacts/whereabouts-push.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
 import { Store, type Durability, type InboxQuery } from './store/store.js'
@@ -307,6 +308,25 @@ export interface PigeonEvents {
   'relays:change': CustomEvent<RelayRecord[]>
   /** An attempt to turn a relayed connection into a direct one ended (src/network/hole-punch.ts). */
   'hole-punch': CustomEvent<{ peer: string, outcome: 'direct' | 'failed', ms: number }>
+  /** A contact name was given to another identity than it had before: never to be trusted silently. */
+  'contact:identity-changed': CustomEvent<IdentityChange>
+}
+
+/** A contact whose name now belongs to another identity than before. */
+export interface IdentityChange {
+  name: string
+  peerId: string
+  /** The peer id the name had before. */
+  previous: string
+  at: number
+}
+
+/** The safety number with a contact, and whether it was compared. */
+export interface ContactSafetyNumber extends SafetyNumber {
+  name: string
+  peerId: string
+  verifiedAt: number | null
+  identityChanged: { previous: string, at: number } | null
 }
 
 export interface NodeStatus {
@@ -325,6 +345,8 @@ export interface NodeStatus {
   outbox: Record<OutboxState, number>
   inbox: { total: number, unread: number, requests: number }
   contacts: number
+  /** Contacts whose identity changed and who were not verified since: each a warning. */
+  identityChanged: IdentityChange[]
   store: { bytes: number, location: string | null, durability: Durability }
   readReceipts: boolean
   /** This node's home relays, whether each is connected now, and how it was chosen. */
@@ -1006,7 +1028,11 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   async addContact (name: string, cardOrPeerId: string, options: AbortOptions = {}): Promise<ContactRecord> {
     const text = cardOrPeerId.trim()
     const card = text.startsWith(CARD_PREFIX) ? text : await this.findCard(this.peerIdOrCard(text), { ...options, name })
+    const before = this.book.list().find(c => c.name === name)?.identityChanged
     const record = await this.book.add(name, card)
+    if (record.identityChanged != null && record.identityChanged !== before) {
+      this.safeDispatchEvent<IdentityChange>('contact:identity-changed', { detail: { name: record.name, peerId: record.peerId, ...record.identityChanged } })
+    }
     if (this.started) {
       await this.directory.rememberContact(record)
       this.outbox.kick(record.peerId)
@@ -1073,6 +1099,31 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       if (record != null) await this.directory.rememberContact(record)
     }
     await this.directory.learn(peer, { relays: card.relays.map(a => a.bytes), addrs: card.addrs.map(a => a.bytes) } as unknown as Body)
+  }
+
+  /**
+   * The safety number of this node and contact `name`: 60 digits both sides compute alike, to
+   * compare out of band (docs/architecture.md, section 7).
+   */
+  safetyNumber (name: string): ContactSafetyNumber {
+    const contact = this.book.get(name)
+    return {
+      name: contact.name,
+      peerId: contact.peerId,
+      ...safetyNumber(this.peerId, peerIdFromString(contact.peerId)),
+      verifiedAt: contact.verifiedAt ?? null,
+      identityChanged: contact.identityChanged ?? null
+    }
+  }
+
+  /** Records that the safety number with `name` was compared and matched; clears an identity warning. */
+  async markVerified (name: string): Promise<ContactRecord> {
+    return await this.book.markVerified(name)
+  }
+
+  /** Contacts whose identity changed since they were last verified (or added under that name). */
+  identityChanges (): IdentityChange[] {
+    return this.book.changed().map(c => ({ name: c.name, peerId: c.peerId, ...c.identityChanged! }))
   }
 
   async removeContact (name: string): Promise<void> {
@@ -1153,6 +1204,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       outbox,
       inbox: await this.store.countIncoming(),
       contacts: this.book.size,
+      identityChanged: this.identityChanges(),
       store: { bytes: await this.store.sizeOnDisk(), location: this.store.location ?? null, durability: this.durability },
       readReceipts: this.readReceipts,
       relays: this.homeRelays.list().map(r => ({ peerId: r.peerId, connected: connected.has(r.peerId), source: r.source ?? 'manual' })),

@@ -59,6 +59,7 @@ export class ContactBook {
     if (sameName != null && sameName.peerId !== peer) throw new ContactError(`contact "${name}" already exists for another peer; remove it first`)
     if (samePeer != null && samePeer.name !== name) throw new ContactError(`that peer is already a contact as "${samePeer.name}"`)
     if (samePeer != null && decodeCard(samePeer.card).timestamp > parsed.timestamp) throw new ContactError(`that card is older than the one you have for "${name}"`)
+    const former = sameName == null ? await this.store.getFormerContact(name) : undefined
     const record: ContactRecord = {
       name,
       peerId: peer,
@@ -67,6 +68,12 @@ export class ContactBook {
       relays: parsed.relays.map(a => a.toString()),
       addedAt: sameName?.addedAt ?? Date.now()
     }
+    if (sameName?.verifiedAt != null) record.verifiedAt = sameName.verifiedAt
+    if (sameName?.identityChanged != null) record.identityChanged = sameName.identityChanged
+    // The name comes back with another identity: never trusted silently.
+    if (former != null && former.peerId !== peer) record.identityChanged = { previous: former.peerId, at: Date.now() }
+    // The same identity back under its name keeps the comparison made before.
+    if (former != null && former.peerId === peer && former.verifiedAt != null) record.verifiedAt = former.verifiedAt
     await this.store.putContact(record)
     this.index(record)
     return record
@@ -75,10 +82,31 @@ export class ContactBook {
   async remove (name: string): Promise<ContactRecord> {
     const record = this.byName.get(name)
     if (record == null) throw new ContactError(`no contact named "${name}"`)
-    await this.store.deleteContact(name)
+    await this.store.removeContact(name, { peerId: record.peerId, removedAt: Date.now(), ...(record.verifiedAt != null ? { verifiedAt: record.verifiedAt } : {}) })
     this.byName.delete(name)
     this.byPeer.delete(record.peerId)
     return record
+  }
+
+  /** The contact of that name, or ContactError. */
+  get (name: string): ContactRecord {
+    const record = this.byName.get(name)
+    if (record == null) throw new ContactError(`no contact named "${name}"`)
+    return record
+  }
+
+  /** Records that the user compared the safety number with `name`: clears an identity warning. */
+  async markVerified (name: string): Promise<ContactRecord> {
+    const { identityChanged, ...rest } = this.get(name)
+    const record: ContactRecord = { ...rest, verifiedAt: Date.now() }
+    await this.store.putContact(record)
+    this.index(record)
+    return record
+  }
+
+  /** Contacts whose identity changed and who have not been verified since. */
+  changed (): ContactRecord[] {
+    return this.list().filter(c => c.identityChanged != null)
   }
 
   /** A contact name or a peer id string to a peer id this node can message. */

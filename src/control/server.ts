@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto'
 import { MAX_API_BODY_BYTES, MAX_API_WAIT_MS } from '../constants.js'
 import { closeHttp, listenHttp } from './http.js'
-import type { PigeonNode, ReceiptEvent } from '../node.js'
+import type { IdentityChange, PigeonNode, ReceiptEvent } from '../node.js'
 import type { InboxRecord, OutboxRecord, RelayRecord } from '../store/types.js'
 import type { PublishState } from '../discovery/card-publisher.js'
 import type { ChannelMessageView } from '../channels/index.js'
@@ -142,6 +142,8 @@ export class ControlServer {
       res.statusCode = 201
       return await node.addContact(requireString(body.name, 'name'), requireString(body.card, 'card'))
     })
+    this.route('GET', '/v1/contacts/:name/safety-number', async (_req, _url, [name]) => node.safetyNumber(name))
+    this.route('POST', '/v1/contacts/:name/verified', async (_req, _url, [name]) => await node.markVerified(name))
     this.route('DELETE', '/v1/contacts/:name', async (_req, _url, [name]) => {
       await node.removeContact(name)
       return { removed: name }
@@ -234,7 +236,9 @@ export class ControlServer {
   /**
    * Server-sent events: `message` (an inbox record), `receipt`, `outbox` (any outbox record
    * change), `channel` (a stored channel message), `relays` (the home relays, when they change)
-   * and `card` (this node's card stored on the DHT). With `?inbox-after=SEQ` the stream first
+   * `card` (this node's card stored on the DHT), `hole-punch`, and `identity-changed` (a contact
+   * name now names another identity: sent when it happens, and for every standing warning when
+   * a stream opens). With `?inbox-after=SEQ` the stream first
    * replays inbox records after SEQ, and with `?channel=NAME&channel-after=ORDER` (or
    * `channel-last=N`) that channel's messages, so a client that lists and then follows misses
    * nothing: the listeners are attached before the backlogs are read.
@@ -284,6 +288,7 @@ export class ControlServer {
     const onRelays = (evt: CustomEvent<RelayRecord[]>): void => { write('relays', evt.detail) }
     const onCard = (evt: CustomEvent<PublishState>): void => { write('card', evt.detail) }
     const onHolePunch = (evt: CustomEvent<{ peer: string, outcome: string, ms: number }>): void => { write('hole-punch', evt.detail) }
+    const onIdentityChanged = (evt: CustomEvent<IdentityChange>): void => { write('identity-changed', evt.detail) }
     const onOutbox = (evt: CustomEvent<OutboxRecord>): void => { write('outbox', evt.detail) }
     const onPost = (evt: CustomEvent<ChannelMessageView>): void => {
       if (live) sendPost(evt.detail)
@@ -302,9 +307,12 @@ export class ControlServer {
     node.addEventListener('relays:change', onRelays)
     node.addEventListener('card:published', onCard)
     node.addEventListener('hole-punch', onHolePunch)
+    node.addEventListener('contact:identity-changed', onIdentityChanged)
     this.streams.add(res)
     const heartbeat = setInterval(() => { if (!res.writableEnded) res.write(': keep-alive\n\n') }, 15_000)
     try {
+      // Warnings still standing are told to every new stream, not only when they arise.
+      for (const change of node.identityChanges()) write('identity-changed', change)
       if (after != null) {
         for (const record of await node.inbox({ afterSeq: after, from })) sendMessage(record)
       }
@@ -328,6 +336,7 @@ export class ControlServer {
       node.removeEventListener('relays:change', onRelays)
       node.removeEventListener('card:published', onCard)
       node.removeEventListener('hole-punch', onHolePunch)
+      node.removeEventListener('contact:identity-changed', onIdentityChanged)
     }
   }
 

@@ -11,7 +11,7 @@ import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DataDirLockedError } from '../errors.js'
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
-import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, PeerInfo, RelayRecord } from './types.js'
+import type { ContactRecord, FormerContact, InboxRecord, OutboxRecord, OutboxState, PeerInfo, RelayRecord } from './types.js'
 
 export type Durability = 'fsync' | 'os'
 
@@ -241,6 +241,18 @@ export class Store {
 
   async deleteContact (name: string): Promise<void> {
     await this.contacts.del(name, this.durable)
+  }
+
+  /** Removes a contact and remembers which peer had its name, in one write. */
+  async removeContact (name: string, former: FormerContact): Promise<void> {
+    await this.db.batch([
+      { type: 'del', sublevel: this.contacts, key: name },
+      { type: 'put', sublevel: this.meta, key: `former-contact/${name}`, value: former }
+    ] as any, this.durable)
+  }
+
+  async getFormerContact (name: string): Promise<FormerContact | undefined> {
+    return await this.meta.get(`former-contact/${name}`) ?? undefined
   }
 
   async listContacts (): Promise<ContactRecord[]> {

@@ -52,6 +52,20 @@ export interface ContactRecord {
   /** The contact's home relays from its card: multiaddrs ending in /p2p/<relay>. */
   relays: string[]
   addedAt: number
+  /** When the user said the safety number matched (`pigeon contacts verified`); absent: never. */
+  verifiedAt?: number
+  /**
+   * Set when this name was given to another peer than before (the contact was removed and added
+   * again with a different identity): a warning until the user compares safety numbers again.
+   */
+  identityChanged?: { previous: string, at: number }
+}
+
+/** What the store remembers of a removed contact, to notice when its name comes back with another identity. */
+export interface FormerContact {
+  peerId: string
+  removedAt: number
+  verifiedAt?: number
 }
 
 /** A relay this node uses as a home relay: it holds mail for this node while it is offline. */
