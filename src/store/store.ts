@@ -291,8 +291,9 @@ export class Store {
     return await this.meta.get(key) ?? undefined
   }
 
-  async putMeta (key: string, value: unknown): Promise<void> {
-    await this.meta.put(key, value)
+  /** `durable`: synced under the 'fsync' durability, for what must survive a crash once used. */
+  async putMeta (key: string, value: unknown, options: { durable?: boolean } = {}): Promise<void> {
+    await this.meta.put(key, value, options.durable === true ? this.durable : {})
   }
 
   /** Bytes the store occupies on disk (0 in memory). */
