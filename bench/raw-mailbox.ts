@@ -19,7 +19,7 @@ import { pbStream } from '@libp2p/utils'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
 import { Request, Response } from '../src/mailbox/pb/mailbox.js'
-import { Envelope } from '../src/dm/pb/dm.js'
+import { Envelope } from '../src/wire/pb/wire.js'
 import {
   MAILBOX_PROTOCOL, MAILBOX_PAGE_BUDGET, MAX_MAILBOX_FRAME_BYTES, MAILBOX_TIMEOUT_MS, MAILBOX_MAX_INBOUND_STREAMS, DEPOSIT_RESULT, REQUEST_TYPE, MAX_MAILBOX_BATCH
 } from '../src/mailbox/constants.js'

@@ -10,9 +10,9 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { localKeys, type LocalKeys, type PeerKeys } from '../src/crypto/keys.js'
-import { Body, Sealed, type Envelope } from '../src/dm/pb/dm.js'
+import { Body, Sealed, type Envelope } from '../src/wire/pb/wire.js'
 import { MESSAGE_ID_LENGTH, SCHEME_X25519_XCHACHA } from '../src/constants.js'
-import { BODY_KIND } from '../src/dm/constants.js'
+import { BODY_KIND } from '../src/wire/constants.js'
 
 /** HKDF info (docs/protocol.md, section 6.3). */
 export const HKDF_INFO = Buffer.from('pigeon/dm/1 xchacha20poly1305')

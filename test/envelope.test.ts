@@ -5,9 +5,9 @@ import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { open, seal } from '../src/crypto/envelope.js'
 import type { LocalKeys } from '../src/crypto/keys.js'
 import { signReceipt, verifyReceipt } from '../src/crypto/receipt.js'
-import { Body, Envelope } from '../src/dm/pb/dm.js'
+import { Body, Envelope } from '../src/wire/pb/wire.js'
 import { SCHEME_X25519_XCHACHA } from '../src/constants.js'
-import { BODY_KIND } from '../src/dm/constants.js'
+import { BODY_KIND } from '../src/wire/constants.js'
 import { HKDF_INFO, headerBytes, newId, newKeys, sealedOf, sealRaw, signEnvelope, textBody } from './crypto-helpers.js'
 
 // --- helpers --------------------------------------------------------------------------------

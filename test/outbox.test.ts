@@ -9,7 +9,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Outbox, type DepositReport } from '../src/outbox/outbox.js'
 import type { Clock } from '../src/outbox/clock.js'
 import type { DeliveryResult } from '../src/dm/index.js'
-import type { Envelope } from '../src/dm/pb/dm.js'
+import type { Envelope } from '../src/wire/pb/wire.js'
 import type { OutboxRecord } from '../src/store/types.js'
 import type { Logger } from '@libp2p/interface'
 

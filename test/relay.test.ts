@@ -9,7 +9,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { Nodes, nextEvent, tempDir } from './helpers.js'
 import { localKeys, peerKeys } from '../src/crypto/keys.js'
 import { seal } from '../src/crypto/envelope.js'
-import { Body, Envelope } from '../src/dm/pb/dm.js'
+import { Body, Envelope } from '../src/wire/pb/wire.js'
 import { decodeCard, type InboxRecord, type OutboxRecord, type PigeonNode, type ReceiptEvent } from '../src/index.js'
 import type { PeerId } from '@libp2p/interface'
 

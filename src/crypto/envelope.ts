@@ -14,7 +14,7 @@
  */
 import { diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, sign, verify } from 'node:crypto'
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
-import { Envelope, Sealed, Body } from '../dm/pb/dm.js'
+import { Envelope, Sealed, Body } from '../wire/pb/wire.js'
 import { MESSAGE_ID_LENGTH, SCHEME_X25519_XCHACHA } from '../constants.js'
 import { EnvelopeRejectedError } from '../errors.js'
 import { peerIdFromBytes, peerKeys, x25519PublicKeyObject, type LocalKeys, type PeerKeys } from './keys.js'
@@ -27,7 +27,7 @@ const NONCE_LENGTH = 24
 /** A read receipt may name at most this many messages: bounds what one envelope can touch. */
 export const MAX_RECEIPT_REFS = 1024
 
-/** Why an envelope was refused; REJECT_REASON_CODES (src/dm/constants.ts) gives each its wire code. */
+/** Why an envelope was refused; REJECT_REASON_CODES (src/wire/constants.ts) gives each its wire code. */
 export type RejectReason = 'malformed' | 'wrong-recipient' | 'bad-signature' | 'unsupported-scheme' | 'decrypt-failed' | 'too-large' | 'sender-mismatch' | 'unsupported-kind'
 
 export interface OpenedEnvelope {

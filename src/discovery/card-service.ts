@@ -9,7 +9,7 @@
  */
 import { lpStream } from '@libp2p/utils'
 import { MAX_CARD_BYTES } from '../contacts/card.js'
-import { FRAME_OPTIONS } from '../dm/framing.js'
+import { FRAME_OPTIONS } from '../wire/framing.js'
 import { onSameNetwork } from '../network/locality.js'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'

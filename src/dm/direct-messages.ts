@@ -1,11 +1,11 @@
 import { pbStream, RateLimiter } from '@libp2p/utils'
-import { Ack, Batch, type Body, type Envelope } from './pb/dm.js'
-import { FRAME_OPTIONS } from './framing.js'
+import { Ack, Batch, type Body, type Envelope } from '../wire/pb/wire.js'
+import { FRAME_OPTIONS } from '../wire/framing.js'
 import {
   DM_PROTOCOL, DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_MAX_OUTBOUND_STREAMS,
-  DM_SENDER_IDLE_MS, MAX_BATCH_ENVELOPES, MAX_ENVELOPE_BYTES, MAX_TEXT_BYTES,
-  BODY_KIND, REJECT_REASON_CODES, DM_INBOUND_RATE
+  DM_SENDER_IDLE_MS, MAX_BATCH_ENVELOPES, MAX_ENVELOPE_BYTES, MAX_TEXT_BYTES, DM_INBOUND_RATE
 } from './constants.js'
+import { BODY_KIND, REJECT_REASON_CODES } from '../wire/constants.js'
 import { open, MAX_RECEIPT_REFS, type RejectReason } from '../crypto/envelope.js'
 import { localKeys, peerKeys, type LocalKeys, type PeerKeys } from '../crypto/keys.js'
 import { peerIdFromString } from '@libp2p/peer-id'

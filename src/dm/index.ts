@@ -8,7 +8,7 @@
  * reused until it has been idle a while.
  */
 import { DirectMessagesService } from './direct-messages.js'
-import type { Body, Envelope } from './pb/dm.js'
+import type { Body, Envelope } from '../wire/pb/wire.js'
 import type { RejectReason } from '../crypto/envelope.js'
 import type { AbortOptions, ComponentLogger, PeerId, PrivateKey } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'

@@ -3,7 +3,7 @@
  * relay loses nothing.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { Envelope } from '../dm/pb/dm.js'
+import { Envelope } from '../wire/pb/wire.js'
 import { DELIVERY_ATTEMPT_TIMEOUT_MS } from '../constants.js'
 import type { MailboxClient } from './index.js'
 import type { DepositReport } from '../outbox/outbox.js'

@@ -9,8 +9,8 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { Envelope } from '../dm/pb/dm.js'
-import { BODY_KIND } from '../dm/constants.js'
+import { Envelope } from '../wire/pb/wire.js'
+import { BODY_KIND } from '../wire/constants.js'
 import { decodeCard } from '../contacts/card.js'
 import { ContactError } from '../errors.js'
 import { MAX_MAILBOX_BATCH } from './constants.js'

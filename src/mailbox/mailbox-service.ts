@@ -1,7 +1,7 @@
 import { RateLimiter } from '@libp2p/utils'
 import { exchange, serveExchanges } from '../network/exchange.js'
 import { Request, Response, type DepositResult } from './pb/mailbox.js'
-import { Envelope } from '../dm/pb/dm.js'
+import { Envelope } from '../wire/pb/wire.js'
 import { peerIdFromBytes } from '../crypto/keys.js'
 import { ProtocolViolationError } from '../errors.js'
 import { MAX_ENVELOPE_BYTES, MESSAGE_ID_LENGTH } from '../constants.js'

@@ -5,7 +5,7 @@
  * length prefix included).
  */
 import { pbStream } from '@libp2p/utils'
-import { FRAME_OPTIONS } from '../dm/framing.js'
+import { FRAME_OPTIONS } from '../wire/framing.js'
 import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { DecodeOptions } from 'protons-runtime'

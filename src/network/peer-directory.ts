@@ -5,7 +5,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { ContactBook } from '../contacts/contact-book.js'
-import type { Body } from '../dm/pb/dm.js'
+import type { Body } from '../wire/pb/wire.js'
 import type { Store } from '../store/store.js'
 import type { ContactRecord } from '../store/types.js'
 import { parseAddrs } from './addrs.js'

@@ -15,7 +15,7 @@ import {
 } from '../constants.js'
 import { systemClock, type Clock } from './clock.js'
 import type { DirectMessages, DeliveryResult } from '../dm/index.js'
-import type { Envelope } from '../dm/pb/dm.js'
+import type { Envelope } from '../wire/pb/wire.js'
 import type { Store } from '../store/store.js'
 import type { OutboxRecord } from '../store/types.js'
 import type { Logger } from '@libp2p/interface'

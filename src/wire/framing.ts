@@ -7,7 +7,7 @@
  * refuses a prefix longer than any allowed frame length needs.
  */
 import { ProtocolViolationError } from '../errors.js'
-import { MAX_FRAME_BYTES } from './constants.js'
+import { MAX_FRAME_BYTES } from '../constants.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** Bytes an unsigned varint needs for MAX_FRAME_BYTES (7 payload bits per byte). */
