@@ -2,7 +2,6 @@
  * PigeonNode: a libp2p peer with pigeon's services, a store and an outbox. The CLI's daemon
  * and embedding apps both use this class; nothing the CLI does bypasses it.
  */
-import { randomBytes } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
@@ -16,17 +15,16 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
-import { directMessages, type DirectMessages, type IncomingMessage } from './dm/index.js'
+import { directMessages, type DirectMessages } from './dm/index.js'
+import { Messenger, type ReceiptEvent, type ReceiptState } from './dm/messenger.js'
 import { openIncoming } from './dm/direct-messages.js'
 import { mailbox, type MailboxService, type RelayLimits } from './mailbox/index.js'
 import type { RelayStats } from './mailbox/mailbox-service.js'
 import { MailboxStore } from './mailbox/mailbox-store.js'
 import { HomeRelays, type MailHeld } from './mailbox/home-relays.js'
-import { BODY_KIND } from './wire/constants.js'
 import { DEFAULT_SWEEP_INTERVAL_MS } from './mailbox/constants.js'
-import { Body, Envelope } from './wire/pb/wire.js'
-import { seal, MAX_RECEIPT_REFS } from './crypto/envelope.js'
-import { localKeys, peerKeys, type LocalKeys } from './crypto/keys.js'
+import type { Body } from './wire/pb/wire.js'
+import { localKeys, type LocalKeys } from './crypto/keys.js'
 import { CARD_PREFIX, cardText, decodeCard, encodeCard, encodeCardBytes, type ContactCard } from './contacts/card.js'
 import { CardRecords, CARD_RECORD_TTL_MS } from './discovery/card-records.js'
 import { DHT_ADDRESSES, DHT_MODES, pigeonDht, type DhtAddresses, type DhtMode, type KadDHT } from './discovery/dht.js'
@@ -42,8 +40,7 @@ import { safetyNumber, type SafetyNumber } from './contacts/safety-number.js'
 import { WhereaboutsPush } from './contacts/whereabouts-push.js'
 import { loadOrCreateIdentity } from './identity/identity.js'
 import { Store, type Durability, type InboxQuery } from './store/store.js'
-import { Outbox } from './outbox/outbox.js'
-import { DeliveryLatency, type LatencySummary } from './outbox/latency.js'
+import type { LatencySummary } from './outbox/latency.js'
 import { PeerDirectory } from './network/peer-directory.js'
 import { depositAtRelays } from './mailbox/deposit.js'
 import { applyPortMemory, learnPorts, type PortMemory } from './network/stable-ports.js'
@@ -56,8 +53,8 @@ import { autoNATv2 } from '@libp2p/autonat-v2'
 import { firstBadAddr } from './network/addrs.js'
 import { BootstrapKeeper, bootstrapDiscovery, bootstrapPeer, checkBootstrap } from './network/bootstrap.js'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
-import { DEFAULT_LISTEN, DIAL_TIMEOUT_MS, MAX_TEXT_BYTES, MESSAGE_ID_LENGTH, STARTUP_DIALS, STORE_DIR } from './constants.js'
-import { ContactError, DeliveryFailedError, InvalidMessageError, MessageNotFoundError, NotStartedError, PeerNotFoundError, TimeoutError, UnknownRecipientError } from './errors.js'
+import { DEFAULT_LISTEN, DIAL_TIMEOUT_MS, STARTUP_DIALS, STORE_DIR } from './constants.js'
+import { ContactError, NotStartedError, PeerNotFoundError } from './errors.js'
 import { VERSION } from './version.js'
 import { Channels, ChannelStore, ChannelArchive, ArchiveStore, ChannelTopics, pigeonGossipsub, history, type HistoryService, type ChannelMessageView, type ChannelInfo, type ChannelRejection } from './channels/index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -65,7 +62,6 @@ import type { ContactRecord, InboxRecord, OutboxRecord, OutboxState, RelayRecord
 import type { AbortOptions, ComponentLogger, Ed25519PrivateKey, PeerId } from '@libp2p/interface'
 import { defaultLogger } from '@libp2p/logger'
 import { levelled, type LevelLogger } from './ops/log.js'
-import { idFromHex, idToHex } from './ids.js'
 
 interface NodeServices extends Record<string, unknown> {
   dm: DirectMessages
@@ -274,18 +270,7 @@ export interface RelayHealth extends RelayRecord {
 }
 
 /** 'stored': held by relays for an offline recipient; the others come from the recipient. */
-export type ReceiptState = Extract<OutboxState, 'delivered' | 'read' | 'failed'> | 'stored'
-
-export interface ReceiptEvent {
-  id: string
-  to: string
-  state: ReceiptState
-  at: number
-  /** For 'failed': why. */
-  reason?: string
-  /** For 'stored': the relays (peer ids) that hold the message. */
-  relays?: string[]
-}
+export type { ReceiptEvent, ReceiptState }
 
 export interface PigeonEvents {
   /** A new message arrived and is stored. */
@@ -372,14 +357,6 @@ export interface NodeStatus {
   nat: NatStatus
 }
 
-const OUTBOX_BODY_KIND: Record<OutboxRecord['kind'], number> = {
-  text: BODY_KIND.TEXT,
-  'read-receipt': BODY_KIND.READ_RECEIPT,
-  'delivery-receipt': BODY_KIND.DELIVERY_RECEIPT,
-  'channel-key': BODY_KIND.CHANNEL_KEY,
-  whereabouts: BODY_KIND.WHEREABOUTS
-}
-
 /** Own addresses put in a card or a message body: a card holds up to 32. */
 const MAX_SELF_ADDRS = 16
 
@@ -396,27 +373,21 @@ const WHEREABOUTS_META_KEY = 'whereabouts-pushed'
 /** Store meta key for the remembered listen ports. */
 const PORTS_META_KEY = 'listen-ports'
 
-function newMessageId (): Uint8Array {
-  return new Uint8Array(randomBytes(MESSAGE_ID_LENGTH))
-}
 
 export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   readonly peerId: PeerId
   readonly libp2p: Libp2p<NodeServices>
   readonly store: Store
   private readonly keys: LocalKeys
-  private readonly outbox: Outbox
+  /** Direct messages: sending, sealing, receiving, receipts (src/dm/messenger.ts). */
+  private readonly messenger: Messenger
   private readonly log: LevelLogger
-  private readonly readReceipts: boolean
   private readonly durability: Durability
-  /** waitFor callbacks by message id. */
-  private readonly waiters = new Map<string, Set<(record: OutboxRecord) => void>>()
   private readonly book: ContactBook
   private readonly directory: PeerDirectory
   private readonly homeRelays: HomeRelays
   /** Group channels: create, join, post, read, remove, leave (docs/api.md, "Channels"). */
   readonly channels: Channels
-  private readonly latency = new DeliveryLatency()
   private readonly archive?: ChannelArchive
   /** The DHT side of the node: its own card published, other peers' cards found. */
   private readonly discovery: Discovery
@@ -463,26 +434,36 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       self: libp2p.peerId,
       log: logger.forComponent('pigeon:home-relays'),
       open: (envelope) => openIncoming(this.keys, envelope),
-      persist: async (messages, from) => this.received(messages, from),
-      receipt: async (sender, ids) => { await this.enqueue(sender, { kind: 'delivery-receipt', refs: ids }) }
+      persist: async (messages, from) => { await this.messenger.received(messages, from) },
+      receipt: async (sender, ids) => { await this.messenger.enqueue(sender, { kind: 'delivery-receipt', refs: ids }) }
     })
     this.log = levelled(logger.forComponent('pigeon:node'))
-    this.readReceipts = init.readReceipts ?? true
     this.durability = store.location == null ? 'os' : (init.durability ?? 'fsync')
-    this.outbox = new Outbox({
+    this.messenger = new Messenger({
       store,
       dm: libp2p.services.dm,
-      log: logger.forComponent('pigeon:outbox'),
-      retryMin: init.retryMin,
-      retryMax: init.retryMax,
-      seal: (record) => this.seal(record),
-      fallback: async (peer, items, options) => {
-        // The direct attempt failed: the peer may have moved or changed relays since its card.
-        await this.refreshCard(peer, options.signal)
-        return await depositAtRelays(libp2p.services.mailbox, libp2p.peerStore, await this.directory.relaysFor(peer), items, options)
+      keys: this.keys,
+      contacts: this.book,
+      directory: this.directory,
+      // Channels are made below; a grant can only arrive once the node runs.
+      grants: { applyGrant: async (sender, grant) => { await this.channels.applyGrant(sender, grant) } },
+      whereabouts: { whereabouts: () => this.whereabouts() },
+      relays: {
+        deposit: async (peer, items, options) => {
+          // The direct attempt failed: the peer may have moved or changed relays since its card.
+          await this.refreshCard(peer, options.signal)
+          return await depositAtRelays(libp2p.services.mailbox, libp2p.peerStore, await this.directory.relaysFor(peer), items, options)
+        }
       },
-      prepare: async (peer) => this.directory.prepare(peer),
-      onChange: (record) => { this.receiptChanged(record) }
+      events: {
+        message: (record) => { this.safeDispatchEvent<InboxRecord>('message', { detail: record }) },
+        receipt: (event) => { this.safeDispatchEvent<ReceiptEvent>('receipt', { detail: event }) },
+        outbox: (record) => { this.safeDispatchEvent<OutboxRecord>('outbox', { detail: record }) }
+      },
+      log: logger.forComponent('pigeon:outbox'),
+      readReceipts: init.readReceipts ?? true,
+      retryMin: init.retryMin,
+      retryMax: init.retryMax
     })
     this.discovery = new Discovery({
       dht: libp2p.services.dht,
@@ -521,7 +502,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     this.whereaboutsPush = new WhereaboutsPush({
       contacts: this.book,
       outbox: {
-        enqueueWhereabouts: async (peer) => await this.enqueue(peerIdFromString(peer), { kind: 'whereabouts' }),
+        enqueueWhereabouts: async (peer) => await this.messenger.enqueue(peerIdFromString(peer), { kind: 'whereabouts' }),
         record: async (id) => await this.store.getOutgoing(id)
       },
       memory: {
@@ -557,7 +538,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       whereabouts: () => this.whereabouts(),
       homeRelays: () => this.homeRelays.list().map(r => r.peerId),
       learn: async (peer, relays, addrs) => { await this.directory.learn(peer, { relays, addrs } as unknown as Body) },
-      grant: async (member, grant) => { await this.enqueue(member, { kind: 'channel-key', channel: Buffer.from(grant).toString('base64') }) },
+      grant: async (member, grant) => { await this.messenger.enqueue(member, { kind: 'channel-key', channel: Buffer.from(grant).toString('base64') }) },
       resolve: (nameOrPeerId) => this.resolve(nameOrPeerId),
       onMessage: (message) => { this.safeDispatchEvent<ChannelMessageView>('channel:message', { detail: message }) },
       onUpdate: (info) => { this.safeDispatchEvent<ChannelInfo>('channel:update', { detail: info }) },
@@ -647,7 +628,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
           // node joined would wait for a new peer; a router behind another NAT is refused by
           // upnp-nat itself (its external address is private).
           ...(upnpOn(init.upnp, relayLimits != null, configured) ? { upnp: uPnPNAT({ portMappingDescription: 'pigeon', autoConfirmAddress: true }) } : {}),
-          dm: directMessages({ inboundRate: init.inboundRate, onMessages: async (messages, from) => node!.received(messages, from) }),
+          dm: directMessages({ inboundRate: init.inboundRate, onMessages: async (messages, from) => { await node!.messenger.received(messages, from) } }),
           relayListener: relayListener(),
           pubsub: pigeonGossipsub(),
           card: cardService({ card: (asker) => node?.isStarted() === true ? node.cardRecord(asker).bytes : undefined }),
@@ -689,13 +670,13 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     })
     this.libp2p.addEventListener('peer:connect', (evt) => {
       if (this.homeRelays.isHome(evt.detail)) this.log.info('home relay %p connected', evt.detail)
-      this.outbox.kick(evt.detail.toString())
+      this.messenger.kick(evt.detail.toString())
       this.homeRelays.connected(evt.detail)
     })
     this.libp2p.addEventListener('peer:disconnect', (evt) => {
       if (this.started && this.homeRelays.isHome(evt.detail)) this.log.info('home relay %p disconnected', evt.detail)
     })
-    await this.outbox.start()
+    await this.messenger.start()
     // Channels listen for connections before the home relays connect: catching up starts on connect.
     this.archive?.start()
     await this.channels.start()
@@ -745,7 +726,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     await this.channels.stop()
     await this.archive?.stop()
     await this.whereaboutsPush.stop()
-    await this.outbox.stop()
+    await this.messenger.stop()
     const servicesStopped = Date.now()
     await this.libp2p.stop()
     this.nat.released()
@@ -799,7 +780,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     return announcedFirst(this.libp2p.getMultiaddrs(), this.announced).slice(0, MAX_SELF_ADDRS).map(a => a.decapsulateCode(421))
   }
 
-  // --- sending --------------------------------------------------------------
+  // --- direct messages (src/dm/messenger.ts) -----------------------------------
 
   /**
    * Accepts a message for delivery: it is durably queued before this returns, then sealed, delivered,
@@ -810,59 +791,17 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
    */
   async send (to: string, text: string): Promise<string> {
     this.assertStarted()
-    if (typeof text !== 'string' || text.length === 0) throw new InvalidMessageError('message text is empty')
-    if (Buffer.byteLength(text) > MAX_TEXT_BYTES) throw new InvalidMessageError(`message text is larger than ${MAX_TEXT_BYTES} bytes`)
-    const recipient = this.resolve(to)
-    return await this.enqueue(recipient, { text })
-  }
-
-  private async enqueue (recipient: PeerId, content: { text: string } | { kind: 'read-receipt' | 'delivery-receipt', refs: string[] } | { kind: 'channel-key', channel: string } | { kind: 'whereabouts' }): Promise<string> {
-    if (peerKeys(recipient) == null) throw new UnknownRecipientError(`${recipient} is not an Ed25519 peer id`)
-    const now = Date.now()
-    const record: OutboxRecord = {
-      id: idToHex(newMessageId()),
-      to: recipient.toString(),
-      kind: 'text',
-      ...content,
-      createdAt: now,
-      state: 'queued',
-      attempts: 0,
-      nextAttemptAt: now
-    }
-    await this.store.addOutgoing(record)
-    this.outbox.enqueue(record)
-    return record.id
-  }
-
-  /** Seals an outbox record for its recipient (the outbox calls this at batch time). */
-  private seal (record: OutboxRecord): Envelope {
-    const keys = peerKeys(peerIdFromString(record.to))
-    if (keys == null) throw new UnknownRecipientError(`${record.to} is not an Ed25519 peer id`)
-    const body: Body = {
-      kind: OUTBOX_BODY_KIND[record.kind],
-      timestamp: BigInt(record.createdAt),
-      text: record.text ?? '',
-      refs: (record.refs ?? []).map(idFromHex),
-      channel: record.channel != null ? new Uint8Array(Buffer.from(record.channel, 'base64')) : new Uint8Array(0),
-      // Where to answer (directly, or while this node is offline), for recipients without its card.
-      ...this.whereabouts()
-    }
-    return seal(this.keys, keys, idFromHex(record.id), Body.encode(body))
+    return await this.messenger.send(to, text)
   }
 
   /** The outbox record of a message this node sent. */
   async message (id: string): Promise<OutboxRecord> {
-    const record = await this.store.getOutgoing(id)
-    if (record == null) throw new MessageNotFoundError(`no sent message with id ${id}`)
-    return record
+    return await this.messenger.message(id)
   }
 
   /** Sent messages, oldest first (read receipts excluded unless `includeReceipts`). */
   async sent (options: { to?: string, limit?: number, includeReceipts?: boolean } = {}): Promise<OutboxRecord[]> {
-    const to = options.to != null ? this.resolve(options.to).toString() : undefined
-    const records = await this.store.listOutgoing({ to })
-    const shown = options.includeReceipts === true ? records : records.filter(r => r.kind === 'text')
-    return options.limit != null ? shown.slice(Math.max(shown.length - options.limit, 0)) : shown
+    return await this.messenger.sent(options)
   }
 
   /**
@@ -870,121 +809,12 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
    * TimeoutError when the signal fires first and with the reason when delivery failed for good.
    */
   async waitFor (id: string, state: 'delivered' | 'read' = 'delivered', options: AbortOptions = {}): Promise<OutboxRecord> {
-    const reached = (r: OutboxRecord): boolean => r.state === state || (state === 'delivered' && r.state === 'read')
-    const { promise, resolve, reject } = Promise.withResolvers<OutboxRecord>()
-    // Settled before it is awaited when the signal fires during the store read below.
-    promise.catch(() => {})
-    const check = (record: OutboxRecord): void => {
-      if (reached(record)) resolve(record)
-      else if (record.state === 'failed') reject(new DeliveryFailedError(`message ${id} was not delivered: ${record.lastError ?? 'refused'}`))
-    }
-    const onAbort = (): void => {
-      const reason = options.signal?.reason
-      reject(reason?.name === 'TimeoutError' || reason == null ? new TimeoutError(`message ${id} was not ${state} in time`) : reason)
-    }
-    // Listen before reading the store, so a change between the two cannot be missed.
-    const waiters = this.waiters.get(id) ?? new Set()
-    this.waiters.set(id, waiters.add(check))
-    options.signal?.addEventListener('abort', onAbort, { once: true })
-    try {
-      if (options.signal?.aborted === true) onAbort()
-      check(await this.message(id))
-      return await promise
-    } finally {
-      waiters.delete(check)
-      if (waiters.size === 0) this.waiters.delete(id)
-      options.signal?.removeEventListener('abort', onAbort)
-    }
-  }
-
-  private receiptChanged (record: OutboxRecord): void {
-    this.safeDispatchEvent<OutboxRecord>('outbox', { detail: { ...record } })
-    if (record.kind !== 'text') return
-    for (const waiter of this.waiters.get(record.id) ?? []) waiter(record)
-    if (record.state === 'sent' && record.storedAt != null) {
-      this.safeDispatchEvent<ReceiptEvent>('receipt', { detail: { id: record.id, to: record.to, state: 'stored', at: Date.now(), relays: record.storedAt } })
-      return
-    }
-    if (record.state !== 'delivered' && record.state !== 'read' && record.state !== 'failed') return
-    if (record.state === 'delivered') this.latency.add(Date.now() - record.createdAt)
-    const at = record.state === 'read' ? record.readAt : record.deliveredAt
-    this.safeDispatchEvent<ReceiptEvent>('receipt', {
-      detail: { id: record.id, to: record.to, state: record.state, at: at ?? Date.now(), ...(record.state === 'failed' ? { reason: record.lastError } : {}) }
-    })
-  }
-
-  // --- receiving ------------------------------------------------------------
-
-  /** Called by the dm service with verified messages; resolves once they are durable. */
-  private async received (messages: IncomingMessage[], from: PeerId): Promise<void> {
-    const sender = from.toString()
-    const now = Date.now()
-    const texts: Array<Omit<InboxRecord, 'seq'>> = []
-    const reads: IncomingMessage[] = []
-    for (const m of messages) {
-      if (m.body.kind === BODY_KIND.TEXT) {
-        texts.push({
-          id: idToHex(m.id),
-          from: sender,
-          text: m.body.text,
-          sentAt: Number(m.body.timestamp),
-          receivedAt: now,
-          request: !this.book.isContact(sender),
-          read: false
-        })
-      } else {
-        reads.push(m)
-      }
-    }
-    const added = await this.store.addIncoming(texts)
-    for (const m of reads) {
-      // A whereabouts body has nothing but what every body has: learnt below.
-      if (m.body.kind === BODY_KIND.WHEREABOUTS) continue
-      if (m.body.kind === BODY_KIND.CHANNEL_KEY) await this.channels.applyGrant(sender, m.body.channel)
-      else await this.applyReceipt(sender, m)
-    }
-    const latest = messages.at(-1)
-    if (latest != null) await this.directory.learn(sender, latest.body)
-    if (process.env.PIGEON_FAULT === 'crash-before-ack' && added.length > 0) {
-      // Fault injection for the crash tests: stored, not yet acknowledged. See docs/architecture.md.
-      process.kill(process.pid, 'SIGKILL')
-    }
-    for (const record of added) this.safeDispatchEvent<InboxRecord>('message', { detail: record })
-  }
-
-  /** A read receipt, or a delivery receipt for mail that went through a relay. */
-  private async applyReceipt (sender: string, m: IncomingMessage): Promise<void> {
-    const at = Number(m.body.timestamp)
-    const read = m.body.kind === BODY_KIND.READ_RECEIPT
-    const changed: OutboxRecord[] = []
-    const skipped: OutboxRecord[] = []
-    for (const ref of m.body.refs) {
-      const id = idToHex(ref)
-      const stored = await this.store.getOutgoing(id)
-      // Only the message's own recipient can vouch for it.
-      if (stored == null || stored.to !== sender || stored.kind !== 'text' || stored.state === 'read' || stored.state === 'failed') continue
-      if (!read && stored.state === 'delivered') continue
-      // Prefer the scheduler's copy: it is the one a delivery receipt in flight would update.
-      const record = this.outbox.settle(sender, id) ?? stored
-      if (read && stored.state !== 'delivered') skipped.push(record)
-      record.state = read ? 'read' : 'delivered'
-      if (read) record.readAt = at
-      record.deliveredAt ??= at
-      changed.push(record)
-    }
-    // Synced: the receipt envelope carrying this is acknowledged once this resolves.
-    await this.store.updateOutgoing(changed, { durable: true })
-    // Read implies delivered: a read receipt that overtook the delivery ack still announces both.
-    for (const record of skipped) {
-      this.safeDispatchEvent<ReceiptEvent>('receipt', { detail: { id: record.id, to: record.to, state: 'delivered', at: record.deliveredAt ?? at } })
-    }
-    for (const record of changed) this.receiptChanged(record)
+    return await this.messenger.waitFor(id, state, options)
   }
 
   /** Received messages, oldest first. `from` is a contact name or a peer id. */
   async inbox (query: Omit<InboxQuery, 'from'> & { from?: string } = {}): Promise<InboxRecord[]> {
-    const from = query.from != null ? this.resolve(query.from).toString() : undefined
-    return await this.store.listIncoming({ ...query, from })
+    return await this.messenger.inbox(query)
   }
 
   /**
@@ -993,29 +823,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
    */
   async markRead (refs: Array<{ from: string, id: string }>): Promise<InboxRecord[]> {
     this.assertStarted()
-    const now = Date.now()
-    const changed: InboxRecord[] = []
-    for (const ref of refs) {
-      const record = await this.store.getIncoming(ref.from, ref.id)
-      if (record == null || record.read) continue
-      record.read = true
-      record.readAt = now
-      changed.push(record)
-    }
-    // Receipts are queued before the messages are marked read: a crash in between sends a
-    // receipt for a message that still shows unread (harmless, the sender ignores a second
-    // one), never leaves a read message whose receipt is lost.
-    if (this.readReceipts) {
-      const bySender = new Map<string, InboxRecord[]>()
-      for (const r of changed) bySender.set(r.from, [...(bySender.get(r.from) ?? []), r])
-      for (const [sender, records] of bySender) {
-        for (let i = 0; i < records.length; i += MAX_RECEIPT_REFS) {
-          await this.enqueue(peerIdFromString(sender), { kind: 'read-receipt', refs: records.slice(i, i + MAX_RECEIPT_REFS).map(r => r.id) })
-        }
-      }
-    }
-    await this.store.updateIncoming(changed)
-    return changed
+    return await this.messenger.markRead(refs)
   }
 
   // --- contacts -------------------------------------------------------------
@@ -1035,7 +843,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
     }
     if (this.started) {
       await this.directory.rememberContact(record)
-      this.outbox.kick(record.peerId)
+      this.messenger.kick(record.peerId)
     }
     return record
   }
@@ -1188,7 +996,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
 
   async status (): Promise<NodeStatus> {
     // Records on the schedule are counted by their state in memory, where 'sent' (in flight) lives.
-    const outbox = await this.store.countOutgoingByState(this.outbox.liveStates())
+    const outbox = await this.messenger.outboxCounts()
     const peers = this.libp2p.getPeers().map(p => p.toString())
     const connected = new Set(peers)
     const mailboxService = this.libp2p.services.mailbox
@@ -1206,7 +1014,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       contacts: this.book.size,
       identityChanged: this.identityChanges(),
       store: { bytes: await this.store.sizeOnDisk(), location: this.store.location ?? null, durability: this.durability },
-      readReceipts: this.readReceipts,
+      readReceipts: this.messenger.readReceipts,
       relays: this.homeRelays.list().map(r => ({ peerId: r.peerId, connected: connected.has(r.peerId), source: r.source ?? 'manual' })),
       relay: mailboxService.isRelay ? { ...mailboxService.totals(), ...mailboxService.stats, archive: { ...this.archive!.totals(), ...this.archive!.stats } } : null,
       channels: {
@@ -1214,7 +1022,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
         pending: channels.reduce((n, c) => n + c.pending, 0),
         ...this.channels.stats
       },
-      delivery: this.latency.summary(),
+      delivery: this.messenger.delivery(),
       dht: { ...this.discovery.status(), advertised: this.relayAdvertiser?.advertisedAt ?? null },
       nat: this.nat.status()
     }
