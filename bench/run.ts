@@ -21,7 +21,11 @@
  * dht case (dht-case.ts): a DHT of BENCH_DHT_NODES pigeon nodes in one process; card lookups
  * by peer id and the first message between strangers, against a bare dial and round trip.
  *
- * Env: BENCH_CASES (dm,mailbox,channel,load,dht), BENCH_DHT_NODES (50), BENCH_DHT_SERVERS (20),
+ * session case (session-case.ts): the per-message cryptography of scheme 1 and of scheme 2
+ * (sessions), and the cost of a first contact (PQXDH), against one AES-256-GCM seal and open.
+ *
+ * Env: BENCH_CASES (dm,mailbox,channel,load,dht,session), BENCH_SESSION_COUNT (5000),
+ * BENCH_SESSION_TURN (10), BENCH_DHT_NODES (50), BENCH_DHT_SERVERS (20),
  * BENCH_DHT_LOOKUPS (100), BENCH_DHT_STRANGERS (10), BENCH_DM_COUNT (2000), BENCH_LATENCY_COUNT (300),
  * BENCH_WARMUP (50), BENCH_ROUNDS (3), BENCH_MAILBOX_COUNT (20000),
  * BENCH_MAILBOX_RETRY_MS (pigeon's own retry policy; a whole number of ms fixes alice's
@@ -41,6 +45,7 @@ import { mailboxCases } from './mailbox-case.js'
 import { channelCases } from './channel-case.js'
 import { loadCase } from './load-case.js'
 import { dhtCase } from './dht-case.js'
+import { sessionCase } from './session-case.js'
 import { median, round, summarize } from './stats.js'
 import type { Durability } from '../src/index.js'
 
@@ -124,7 +129,7 @@ async function latency (durability: Durability, s: Settings): Promise<void> {
   })
 }
 
-const CASES = ['dm', 'mailbox', 'channel', 'load', 'dht']
+const CASES = ['dm', 'mailbox', 'channel', 'load', 'dht', 'session']
 
 /** BENCH_CASES: a comma-separated subset of CASES; all of them by default. */
 function benchCases (): Set<string> {
@@ -197,6 +202,7 @@ async function main (): Promise<void> {
       await loadCase({ clients: loadClients, processes: loadProcesses, seconds: loadSeconds, bytes: MESSAGE_BYTES, root, durability: loadDurabilityValue, intervalMs: loadInterval })
     }
     if (cases.has('dht')) await dhtCase()
+    if (cases.has('session')) await sessionCase()
   } finally {
     await rm(root, { recursive: true, force: true })
     progress('done in %d s', Math.round((performance.now() - started) / 1000))
