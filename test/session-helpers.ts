@@ -2,7 +2,9 @@
  * Helpers for the session tests: a seeded source of random bytes (SHA-256 of seed and counter),
  * so that runs and the test vectors of docs/protocol.md are reproducible.
  */
+import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
+import { SessionError } from '../src/session/errors.js'
 import { generateDh, type Random } from '../src/session/primitives.js'
 import { generateKem, generateOneTimePrekeys, PREKEY_KIND, signPrekey, type PrekeySecrets } from '../src/session/prekeys.js'
 import { PrekeyBundle } from '../src/session/pb/session.js'
@@ -66,4 +68,15 @@ export function responder (keys: LocalKeys, random: Random, oneTimeCount = 2): R
       if (used.pqOneTimePrekeyId != null) kem.delete(used.pqOneTimePrekeyId)
     }
   }
+}
+
+/** The reason a SessionError gave for refusing what `fn` did; fails when nothing was refused. */
+export function refusal (fn: () => unknown): string {
+  try {
+    fn()
+  } catch (err) {
+    assert.ok(err instanceof SessionError, `not a SessionError: ${String(err)}`)
+    return err.reason
+  }
+  assert.fail('was not refused')
 }

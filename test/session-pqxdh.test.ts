@@ -13,22 +13,12 @@ import {
 } from '../src/session/index.js'
 import { PrekeyBundle, SessionInit } from '../src/session/pb/session.js'
 import { newKeys } from './crypto-helpers.js'
-import { responder, seededRandom, type Responder } from './session-helpers.js'
+import { refusal, responder, seededRandom, type Responder } from './session-helpers.js'
 import type { LocalKeys } from '../src/crypto/keys.js'
 
 const NOW = 1_800_000_000_000
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 const str = (b: Uint8Array): string => new TextDecoder().decode(b)
-
-function refusal (fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    assert.ok(err instanceof SessionError, `not a SessionError: ${String(err)}`)
-    return err.reason
-  }
-  assert.fail('was not refused')
-}
 
 describe('PQXDH and prekeys', () => {
   let alice: LocalKeys

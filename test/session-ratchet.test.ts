@@ -15,7 +15,7 @@ import {
   ratchetDecrypt, ratchetEncrypt, ratchetFromJson, ratchetToJson, SessionError, SKIPPED_KEY_TTL_MS, HEADER_LENGTH, HEADER_OVERHEAD,
   type RatchetState
 } from '../src/session/index.js'
-import { seededRandom } from './session-helpers.js'
+import { refusal, seededRandom } from './session-helpers.js'
 
 const AD = new TextEncoder().encode('alice-id||bob-id')
 const NOW = 1_800_000_000_000
@@ -33,16 +33,6 @@ function pair (seed = 'pair'): { alice: RatchetState, bob: RatchetState } {
   const nhkb = random.bytes(32)
   const bobKey = generateDh(random)
   return { alice: initInitiator(sk, bobKey.public, hka, nhkb, random), bob: initResponder(sk, bobKey, hka, nhkb) }
-}
-
-function refusal (fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    assert.ok(err instanceof SessionError, `not a SessionError: ${String(err)}`)
-    return err.reason
-  }
-  assert.fail('was not refused')
 }
 
 describe('the Double Ratchet with header encryption', () => {
