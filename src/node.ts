@@ -17,7 +17,6 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { directMessages, type DirectMessages } from './dm/index.js'
 import { Messenger, type ReceiptEvent, type ReceiptState } from './dm/messenger.js'
-import { openIncoming } from './dm/direct-messages.js'
 import { mailbox, type MailboxService, type RelayLimits } from './mailbox/index.js'
 import type { RelayStats } from './mailbox/mailbox-service.js'
 import { MailboxStore } from './mailbox/mailbox-store.js'
@@ -433,8 +432,8 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
       mailbox: libp2p.services.mailbox,
       self: libp2p.peerId,
       log: logger.forComponent('pigeon:home-relays'),
-      open: (envelope) => openIncoming(this.keys, envelope),
-      persist: async (messages, from) => { await this.messenger.received(messages, from) },
+      // The messenger is made below; mail is drained only once the node runs.
+      receiver: { receive: async (envelopes) => await this.messenger.receive(envelopes) },
       receipt: async (sender, ids) => { await this.messenger.enqueue(sender, { kind: 'delivery-receipt', refs: ids }) }
     })
     this.log = levelled(logger.forComponent('pigeon:node'))
@@ -628,7 +627,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
           // node joined would wait for a new peer; a router behind another NAT is refused by
           // upnp-nat itself (its external address is private).
           ...(upnpOn(init.upnp, relayLimits != null, configured) ? { upnp: uPnPNAT({ portMappingDescription: 'pigeon', autoConfirmAddress: true }) } : {}),
-          dm: directMessages({ inboundRate: init.inboundRate, onMessages: async (messages, from) => { await node!.messenger.received(messages, from) } }),
+          dm: directMessages({ inboundRate: init.inboundRate, receiver: { receive: async (envelopes, from) => await node!.messenger.receive(envelopes, from) } }),
           relayListener: relayListener(),
           pubsub: pigeonGossipsub(),
           card: cardService({ card: (asker) => node?.isStarted() === true ? node.cardRecord(asker).bytes : undefined }),

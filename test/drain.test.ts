@@ -86,12 +86,15 @@ describe('draining a home relay', () => {
       mailbox: relay,
       self,
       log: defaultLogger().forComponent('test:drain'),
-      open: (envelope): IncomingMessage => ({ id: envelope.id, sender, body: Body.decode(envelope.ciphertext) }),
-      listenVia: async () => {},
-      persist: async (messages) => {
-        for (const m of messages) persisted.push(m.body.text)
-        events.safeDispatchEvent('persisted', { detail: persisted.length })
+      receiver: {
+        receive: async (envelopes) => {
+          const accepted: IncomingMessage[] = envelopes.map(envelope => ({ id: envelope.id, sender, body: Body.decode(envelope.ciphertext) }))
+          for (const m of accepted) persisted.push(m.body.text)
+          events.safeDispatchEvent('persisted', { detail: persisted.length })
+          return { accepted, rejected: [] }
+        }
       },
+      listenVia: async () => {},
       receipt: async () => {}
     })
     await homes.start()

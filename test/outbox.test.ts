@@ -120,6 +120,7 @@ interface Harness {
 function harness (opts: {
   deliver?: (ids: string[]) => Promise<DeliveryResult>
   deposit?: (ids: string[]) => Promise<DepositReport>
+  seal?: (r: OutboxRecord) => Envelope | Promise<Envelope>
 } = {}): Harness {
   const clock = new FakeClock()
   const changes = new Changes()
@@ -135,7 +136,7 @@ function harness (opts: {
       }
     },
     log,
-    seal: (r) => ({ id: r.id }) as unknown as Envelope,
+    seal: opts.seal ?? ((r) => ({ id: r.id }) as unknown as Envelope),
     fallback: async (_peer, items) => {
       const ids = items.map(i => i.record.id)
       deposits.push(ids)
@@ -190,6 +191,42 @@ describe('outbox scheduler (fake clock)', () => {
     assert.equal(h.attempts.length, 2)
     await h.outbox.stop()
     assert.equal(h.clock.timers.size, 0)
+  })
+
+  it('waits for a seal that resolves later, seals each message once for all its attempts, and keeps a message it could not seal queued without leaving it at relays', async () => {
+    const sealed: string[] = []
+    let sealFails = true
+    let fail = true
+    const h = harness({
+      seal: async (r) => {
+        await new Promise(resolve => setImmediate(resolve))
+        if (sealFails) throw new Error('no session state')
+        sealed.push(r.id)
+        return { id: r.id } as unknown as Envelope
+      },
+      deliver: async (ids) => {
+        if (fail) throw new Error('dial failed')
+        return { accepted: ids, rejected: [], timestamp: 0 }
+      },
+      deposit: async () => { throw new Error('the peer has no relays') }
+    })
+    await h.outbox.start()
+    const r = record(peer)
+    h.outbox.enqueue(r)
+    const unsealed = await h.changes.next(c => c.id === r.id && c.state === 'queued', 'the seal fails')
+    assert.equal(unsealed.lastError, 'no session state')
+    assert.deepEqual(h.attempts, [], 'nothing unsealed is sent')
+    assert.deepEqual(h.deposits, [], 'nor left at relays')
+    sealFails = false
+    await h.clock.armed()
+    h.clock.advance(RETRY_MIN * 1.2)
+    await h.changes.next(c => c.id === r.id && c.state === 'queued' && c.lastError === 'dial failed', 'sealed, then the dial fails')
+    fail = false
+    await h.clock.armed()
+    h.clock.advance(RETRY_MAX)
+    await h.changes.next(c => c.id === r.id && c.state === 'delivered', 'delivered on the next attempt')
+    assert.deepEqual(sealed, [r.id], 'sealed once: the retry sent the same envelope')
+    await h.outbox.stop()
   })
 
   it('doubles the backoff on each failure, up to retryMax', async () => {

@@ -131,8 +131,7 @@ export class DirectMessagesService implements DirectMessages, Startable {
           throw err
         }
         await this.throttle(remote, batch.envelopes.length)
-        const { accepted, rejected } = this.openBatch(keys, remote, batch)
-        if (accepted.length > 0) await this.init.onMessages(accepted, remote)
+        const { accepted, rejected } = await this.init.receiver.receive(batch.envelopes, remote)
         const ids = accepted.map(m => m.id)
         const timestamp = BigInt(Date.now())
         await pb.write({
@@ -167,24 +166,6 @@ export class DirectMessagesService implements DirectMessages, Startable {
       this.log('rate limiting %p for %d ms', remote, wait)
       await new Promise(resolve => setTimeout(resolve, wait))
     }
-  }
-
-  private openBatch (keys: LocalKeys, remote: PeerId, batch: Batch): { accepted: IncomingMessage[], rejected: Array<{ id: Uint8Array, reason: RejectReason }> } {
-    const accepted: IncomingMessage[] = []
-    const rejected: Array<{ id: Uint8Array, reason: RejectReason }> = []
-    for (const env of batch.envelopes) {
-      try {
-        const message = openIncoming(keys, env)
-        // Direct delivery is by the sender itself; mail relayed by others comes over the mailbox protocol.
-        if (!message.sender.equals(remote)) throw new EnvelopeRejectedError('sender-mismatch', 'envelope sealed by a peer other than the one delivering it')
-        accepted.push(message)
-      } catch (err: any) {
-        const reason: RejectReason = err instanceof EnvelopeRejectedError ? err.reason as RejectReason : 'malformed'
-        this.log('rejected envelope %s from %p: %s (%s)', idToHex(env.id), remote, reason, err.message)
-        rejected.push({ id: env.id, reason })
-      }
-    }
-    return { accepted, rejected }
   }
 
   // --- sending --------------------------------------------------------------

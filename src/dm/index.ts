@@ -1,8 +1,8 @@
 /**
  * /pigeon/dm/1.0.0: end-to-end encrypted direct messages, delivered in acknowledged batches.
  *
- * The sender writes a Batch frame of envelopes; the receiver opens each, hands the good ones
- * to `onEnvelopes` (which persists them), and answers with one Ack frame holding a signed
+ * The sender writes a Batch frame of envelopes; the receiver hands them to its EnvelopeReceiver
+ * (which opens them and persists the good ones), and answers with one Ack frame holding a signed
  * delivery receipt for every id it now holds and the reason for every id it refused.
  * Batches to one peer share a stream and may be pipelined (acks come back in order); a stream is
  * reused until it has been idle a while.
@@ -30,13 +30,30 @@ export interface IncomingMessage {
   body: Body
 }
 
-export interface DirectMessagesInit {
+/** What became of the envelopes of one batch. */
+export interface ReceivedBatch {
+  /** Messages that opened and are now durable. */
+  accepted: IncomingMessage[]
+  /** Envelopes refused, with the reason. */
+  rejected: Array<{ id: Uint8Array, reason: RejectReason }>
+}
+
+/**
+ * Opens envelopes addressed to this node and makes the good ones durable in one step, so that
+ * whatever opening them changes (a session's state, with scheme 2) is written with them.
+ */
+export interface EnvelopeReceiver {
   /**
-   * Called with each batch of verified messages from one peer. It must make them durable
-   * before it resolves: the receipt is signed and sent only after. Rejecting aborts the stream
-   * without an ack, so the sender retries later.
+   * Resolves once every accepted message is durable: the receipt is signed and sent only after.
+   * `from` is the peer delivering them directly, which must be each one's sender; absent for
+   * mail fetched from a relay. Rejecting aborts the stream without an ack, so the sender retries.
    */
-  onMessages(messages: IncomingMessage[], from: PeerId): Promise<void>
+  receive(envelopes: Envelope[], from?: PeerId): Promise<ReceivedBatch>
+}
+
+export interface DirectMessagesInit {
+  /** Opens and persists each batch received. */
+  receiver: EnvelopeReceiver
   /** @default DM_IDLE_TIMEOUT_MS (30 s) */
   idleTimeout?: number
   /** @default DM_ACK_TIMEOUT_MS (15 s) */

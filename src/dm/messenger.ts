@@ -16,7 +16,10 @@ import { idFromHex, idToHex } from '../ids.js'
 import { Outbox, type DepositReport } from '../outbox/outbox.js'
 import { DeliveryLatency, type LatencySummary } from '../outbox/latency.js'
 import type { Clock } from '../outbox/clock.js'
-import type { DirectMessages, IncomingMessage } from './index.js'
+import { openIncoming } from './direct-messages.js'
+import { EnvelopeRejectedError } from '../errors.js'
+import type { DirectMessages, EnvelopeReceiver, IncomingMessage, ReceivedBatch } from './index.js'
+import type { RejectReason } from '../crypto/envelope.js'
 import type { Store } from '../store/store.js'
 import type { InboxQuery } from '../store/store.js'
 import type { InboxRecord, OutboxRecord, OutboxState } from '../store/types.js'
@@ -105,12 +108,14 @@ function newMessageId (): Uint8Array {
   return new Uint8Array(randomBytes(MESSAGE_ID_LENGTH))
 }
 
-export class Messenger {
+export class Messenger implements EnvelopeReceiver {
   private readonly init: MessengerInit
   private readonly outbox: Outbox
   /** waitFor callbacks by message id. */
   private readonly waiters = new Map<string, Set<(record: OutboxRecord) => void>>()
   private readonly latency = new DeliveryLatency()
+  /** The batch being opened and persisted: the next waits for it. */
+  private receiving: Promise<unknown> = Promise.resolve()
   readonly readReceipts: boolean
 
   constructor (init: MessengerInit) {
@@ -267,7 +272,41 @@ export class Messenger {
   // --- receiving ------------------------------------------------------------
 
   /** Called by the dm service with verified messages; resolves once they are durable. */
-  async received (messages: IncomingMessage[], from: PeerId): Promise<void> {
+  /**
+   * Opens envelopes addressed to this node (delivered by `from` itself, or fetched from a relay
+   * when `from` is absent) and persists the good ones, grouped by sender, before resolving.
+   * Batches are taken one at a time: opening and persisting are one step for each.
+   */
+  async receive (envelopes: Envelope[], from?: PeerId): Promise<ReceivedBatch> {
+    const turn = this.receiving.then(async () => await this.openAndPersist(envelopes, from))
+    this.receiving = turn.catch(() => {})
+    return await turn
+  }
+
+  private async openAndPersist (envelopes: Envelope[], from?: PeerId): Promise<ReceivedBatch> {
+    const accepted: IncomingMessage[] = []
+    const rejected: ReceivedBatch['rejected'] = []
+    const bySender = new Map<string, { peer: PeerId, messages: IncomingMessage[] }>()
+    for (const env of envelopes) {
+      try {
+        const message = openIncoming(this.init.keys, env)
+        // Direct delivery is by the sender itself; mail relayed by others comes over the mailbox protocol.
+        if (from != null && !message.sender.equals(from)) throw new EnvelopeRejectedError('sender-mismatch', 'envelope sealed by a peer other than the one delivering it')
+        const entry = bySender.get(message.sender.toString()) ?? { peer: message.sender, messages: [] }
+        entry.messages.push(message)
+        bySender.set(message.sender.toString(), entry)
+        accepted.push(message)
+      } catch (err: any) {
+        const reason: RejectReason = err instanceof EnvelopeRejectedError ? err.reason as RejectReason : 'malformed'
+        this.init.log('rejected envelope %s from %s: %s (%s)', idToHex(env.id), from?.toString() ?? 'a relay', reason, err.message)
+        rejected.push({ id: env.id, reason })
+      }
+    }
+    for (const { peer, messages } of bySender.values()) await this.received(messages, peer)
+    return { accepted, rejected }
+  }
+
+  private async received (messages: IncomingMessage[], from: PeerId): Promise<void> {
     const sender = from.toString()
     const now = Date.now()
     const texts: Array<Omit<InboxRecord, 'seq'>> = []

@@ -15,7 +15,7 @@ import { decodeCard } from '../contacts/card.js'
 import { ContactError } from '../errors.js'
 import { MAX_MAILBOX_BATCH } from './constants.js'
 import type { FetchedMail, MailboxClient } from './index.js'
-import type { IncomingMessage } from '../dm/index.js'
+import type { EnvelopeReceiver } from '../dm/index.js'
 import type { Store } from '../store/store.js'
 import type { RelayRecord } from '../store/types.js'
 import type { Libp2p, Logger, PeerId } from '@libp2p/interface'
@@ -38,12 +38,10 @@ export interface HomeRelaysInit {
   mailbox: MailboxClient
   self: PeerId
   log: Logger
-  /** Opens and checks an envelope addressed to this node (throws EnvelopeRejectedError). */
-  open(envelope: Envelope): IncomingMessage
+  /** Opens mail addressed to this node and persists what opens (the same path as direct delivery). */
+  receiver: EnvelopeReceiver
   /** Reserves a slot on a relay (circuit relay v2) so peers can reach this node through it. */
   listenVia(relayAddr: string): Promise<void>
-  /** Persists opened messages from one sender (the same path as direct delivery). */
-  persist(messages: IncomingMessage[], from: PeerId): Promise<void>
   /** Durably queues a delivery receipt to `sender` for these text message ids. */
   receipt(sender: PeerId, ids: string[]): Promise<void>
 }
@@ -220,23 +218,25 @@ export class HomeRelays {
 
   /** Opens, persists and receipts one page of mail. */
   private async store (relay: PeerId, mail: FetchedMail[]): Promise<void> {
-    const bySender = new Map<string, { peer: PeerId, messages: IncomingMessage[] }>()
+    const envelopes: Envelope[] = []
     for (const item of mail) {
       try {
-        const message = this.init.open(Envelope.decode(item.envelope))
-        const entry = bySender.get(message.sender.toString()) ?? { peer: message.sender, messages: [] }
-        entry.messages.push(message)
-        bySender.set(message.sender.toString(), entry)
+        envelopes.push(Envelope.decode(item.envelope))
       } catch (err: any) {
-        // Anyone can deposit junk addressed to us; it is dropped so it cannot fill the mailbox.
-        this.init.log('dropping unreadable mail %s at %p: %s', item.id, relay, err.message)
+        this.init.log('dropping undecodable mail %s at %p: %s', item.id, relay, err.message)
       }
     }
-    for (const { peer, messages } of bySender.values()) {
-      await this.init.persist(messages, peer)
-      const texts = messages.filter(m => m.body.kind === BODY_KIND.TEXT).map(m => idToHex(m.id))
-      if (texts.length > 0) await this.init.receipt(peer, texts)
+    const { accepted, rejected } = await this.init.receiver.receive(envelopes)
+    // Anyone can deposit junk addressed to us; it is dropped so it cannot fill the mailbox.
+    for (const r of rejected) this.init.log('dropping unreadable mail %s at %p: %s', idToHex(r.id), relay, r.reason)
+    const textsBySender = new Map<string, { peer: PeerId, ids: string[] }>()
+    for (const m of accepted) {
+      if (m.body.kind !== BODY_KIND.TEXT) continue
+      const entry = textsBySender.get(m.sender.toString()) ?? { peer: m.sender, ids: [] }
+      entry.ids.push(idToHex(m.id))
+      textsBySender.set(m.sender.toString(), entry)
     }
+    for (const { peer, ids } of textsBySender.values()) await this.init.receipt(peer, ids)
   }
 
 }

@@ -35,8 +35,12 @@ export interface OutboxInit {
   store: Pick<Store, 'pendingOutgoing' | 'updateOutgoing'>
   dm: Pick<DirectMessages, 'deliver'>
   log: Logger
-  /** Seals a record for its recipient. */
-  seal(record: OutboxRecord): Envelope
+  /**
+   * Seals a record for its recipient. It may resolve later: a sealing that changes state (a
+   * session's, with scheme 2) writes it before the envelope is handed over, and the envelope is
+   * then reused for every retry while the node runs.
+   */
+  seal(record: OutboxRecord): Envelope | Promise<Envelope>
   /**
    * After direct delivery failed: leave the messages at the recipient's relays. A message stored
    * at one relay or more leaves the schedule (state 'sent', `storedAt` set) until the
@@ -191,7 +195,7 @@ export class Outbox {
     queue.timer = undefined
   }
 
-  /** The oldest items not in flight, sealed, up to the batch and frame limits. */
+  /** The oldest items not in flight, up to the batch and frame limits, marked in flight (sendBatch seals them). */
   private nextBatch (queue: PeerQueue): Item[] {
     const batch: Item[] = []
     let size = 0
@@ -200,7 +204,6 @@ export class Outbox {
       // A ref is 16 bytes plus its protobuf tag and length.
       const estimate = Buffer.byteLength(item.record.text ?? '') + (item.record.refs?.length ?? 0) * 18 + Math.ceil((item.record.channel?.length ?? 0) * 3 / 4) + SEAL_OVERHEAD_BYTES
       if (batch.length >= OUTBOX_BATCH_ENVELOPES || size + estimate > FRAME_BUDGET) break
-      item.envelope ??= this.init.seal(item.record)
       item.inflight = true
       item.record.state = 'sent'
       batch.push(item)
@@ -210,6 +213,14 @@ export class Outbox {
   }
 
   private async sendBatch (peer: string, queue: PeerQueue, batch: Item[]): Promise<void> {
+    try {
+      // In order, each at most once while the node runs: a retry sends the same envelope.
+      for (const item of batch) item.envelope ??= await this.init.seal(item.record)
+    } catch (err: any) {
+      // Nothing unsealed can go anywhere: the batch waits for the next attempt.
+      await this.failed(peer, queue, batch, err, true)
+      return
+    }
     if (queue.viaRelays && this.clock.now() < queue.notBefore) {
       // Known to be away, and its relays are taking mail: no point dialling it again yet.
       await this.failed(peer, queue, batch, new Error('peer unreachable'), false)
@@ -259,7 +270,8 @@ export class Outbox {
     }
     this.init.log('delivery of %d message(s) to %s failed (%s); retrying in %d ms', batch.length, peer, err.message, queue.notBefore - this.clock.now())
     let report: DepositReport = { stored: new Map(), refused: new Map() }
-    if (this.running && this.init.fallback != null) {
+    const sealed = batch.every(i => i.envelope != null)
+    if (this.running && this.init.fallback != null && sealed) {
       try {
         report = await this.init.fallback(peer, batch.map(i => ({ record: i.record, envelope: i.envelope as Envelope })), { signal: this.shutdown.signal })
       } catch (e: any) {
