@@ -8,6 +8,9 @@ import { CARD_PREFIX, MAX_CARD_CHARS, decodeCard, encodeCard } from '../src/cont
 import { Card, SignedCard } from '../src/contacts/pb/card.js'
 import { localKeys, type LocalKeys } from '../src/crypto/keys.js'
 import { InvalidCardError, PigeonError } from '../src/errors.js'
+import { PrekeyStore } from '../src/session/prekey-store.js'
+import { checkBundle } from '../src/session/prekeys.js'
+import { PrekeyBundle } from '../src/session/pb/session.js'
 
 // --- helpers --------------------------------------------------------------------------------
 
@@ -183,13 +186,13 @@ describe('contact cards', () => {
     ]
     for (const [what, changed] of variants) assertInvalid(format(Card.encode(changed), signed.signature), /signature/, what)
     // an unknown field appended to the signed bytes is a change too
-    assertInvalid(format(new Uint8Array([...signed.card, 0x38, 0x01]), signed.signature), /signature/, 'field appended')
+    assertInvalid(format(new Uint8Array([...signed.card, 0x78, 0x01]), signed.signature), /signature/, 'field appended')
   })
 
   it('accepts a card carrying a field this version does not know, as signed by its owner', () => {
-    // field 7 (varint): a later version's addition. The signature is over the bytes as carried,
+    // field 15 (varint): a later version's addition. The signature is over the bytes as carried,
     // so an older reader verifies it without understanding it.
-    const bytes = new Uint8Array([...Card.encode(baseCard(alice)), 0x38, 0x2a])
+    const bytes = new Uint8Array([...Card.encode(baseCard(alice)), 0x78, 0x2a])
     const card = decodeCard(format(bytes, signBytes(alice, bytes)))
     assert.ok(card.peerId.equals(alice.peerId))
     assert.deepEqual(card.addrs.map(a => a.toString()), ['/ip4/127.0.0.1/tcp/4001'])
@@ -251,5 +254,24 @@ describe('contact cards', () => {
     const truncated = Uint8Array.of(0x04, 127, 0, 0, 1, 0x06)
     const text = signAs(alice, baseCard(alice, { addrs: [truncated, multiaddr('/ip4/10.0.0.1/tcp/4001').bytes as Uint8Array<ArrayBuffer>] }))
     assertInvalid(text, /invalid address/, 'tcp without a port')
+  })
+
+  it('carries session prekeys that the card and their own signatures vouch for; both or neither, at their lengths', async () => {
+    const meta = new Map<string, unknown>()
+    const store = await PrekeyStore.open({ getMeta: async (k) => meta.get(k) as any, putMeta: async (k, v) => { meta.set(k, v) } }, alice.ed25519Private, Date.now())
+    const addrs = Array.from({ length: 16 }, (_, i) => multiaddr(`/ip4/203.0.113.${i}/tcp/4001`))
+    const text = encodeCard(alice, addrs, [multiaddr(`/ip4/203.0.113.7/tcp/4001/p2p/${bob.peerId.toString()}`)], {}, store.current())
+    assert.ok(text.length <= MAX_CARD_CHARS, `${text.length} characters`)
+    const card = decodeCard(text)
+    const hexOf = (p: any): unknown => JSON.parse(JSON.stringify(p, (_k, v) => v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v?.type === 'Buffer' ? Buffer.from(v.data).toString('hex') : v))
+    assert.deepEqual(hexOf(card.prekeys), hexOf(store.current()))
+    const checked = checkBundle(PrekeyBundle.encode({ identity: alice.idBytes as Uint8Array<ArrayBuffer>, ...card.prekeys! }), alice)
+    assert.equal(checked.pqPrekey.publicKey.byteLength, 1184)
+    assert.equal(decodeCard(encodeCard(alice, addrs)).prekeys, undefined, 'a card without prekeys: scheme 1 only')
+
+    const { signedPrekey, pqPrekey } = store.current()
+    assertInvalid(signAs(alice, baseCard(alice, { signedPrekey })), /both session prekeys or neither/)
+    const short = { ...pqPrekey, publicKey: pqPrekey.publicKey.subarray(1) }
+    assertInvalid(signAs(alice, baseCard(alice, { signedPrekey, pqPrekey: short })), /wrong length/)
   })
 })

@@ -11,6 +11,8 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { Card, SignedCard } from './pb/card.js'
 import { InvalidCardError } from '../errors.js'
 import { peerIdFromBytes, peerKeys, type LocalKeys } from '../crypto/keys.js'
+import { KEM_PUBLIC_KEY_LENGTH } from '../session/prekeys.js'
+import type { CardPrekeys } from '../session/prekey-store.js'
 import type { PeerId } from '@libp2p/interface'
 
 export const CARD_PREFIX = 'pigeon-card:'
@@ -31,6 +33,8 @@ export interface ContactCard {
   timestamp: number
   /** When the card stops being valid as a DHT record (ms since the epoch); 0: never (pasted cards). */
   expires: number
+  /** The peer's session prekeys (scheme 2), not yet checked against their own signatures; absent: scheme 1 only. */
+  prekeys?: CardPrekeys
 }
 
 export interface CardTimes {
@@ -44,19 +48,21 @@ function signingInput (card: Uint8Array): Uint8Array {
   return Buffer.concat([SIGNATURE_CONTEXT, card])
 }
 
-export function encodeCard (local: LocalKeys, addrs: Multiaddr[], relays: Multiaddr[] = [], times: CardTimes = {}): string {
-  return cardText(encodeCardBytes(local, addrs, relays, times))
+export function encodeCard (local: LocalKeys, addrs: Multiaddr[], relays: Multiaddr[] = [], times: CardTimes = {}, prekeys?: CardPrekeys): string {
+  return cardText(encodeCardBytes(local, addrs, relays, times, prekeys))
 }
 
 /** A card in binary form (an encoded SignedCard), as the DHT carries it. */
-export function encodeCardBytes (local: LocalKeys, addrs: Multiaddr[], relays: Multiaddr[] = [], times: CardTimes = {}): Uint8Array {
+export function encodeCardBytes (local: LocalKeys, addrs: Multiaddr[], relays: Multiaddr[] = [], times: CardTimes = {}, prekeys?: CardPrekeys): Uint8Array {
   const card = Card.encode({
     version: CARD_VERSION,
     peerId: local.idBytes as Uint8Array<ArrayBuffer>,
     addrs: addrs.slice(0, MAX_CARD_ADDRS).map(a => a.bytes as Uint8Array<ArrayBuffer>),
     relays: relays.slice(0, MAX_CARD_RELAYS).map(a => a.bytes as Uint8Array<ArrayBuffer>),
     timestamp: BigInt(times.timestamp ?? Date.now()),
-    expires: BigInt(times.expires ?? 0)
+    expires: BigInt(times.expires ?? 0),
+    signedPrekey: prekeys?.signedPrekey,
+    pqPrekey: prekeys?.pqPrekey
   })
   const signature = new Uint8Array(sign(null, signingInput(card), local.ed25519Private))
   return SignedCard.encode({ card, signature })
@@ -102,5 +108,23 @@ export function decodeCardBytes (bytes: Uint8Array): ContactCard {
     throw new InvalidCardError(`contact card has an invalid address: ${err.message}`)
   }
   if (relays.some(r => r.getComponents().at(-1)?.name !== 'p2p')) throw new InvalidCardError('a relay address in a contact card must end in /p2p/<relay peer id>')
-  return { peerId, addrs, relays, timestamp: Number(card.timestamp), expires: Number(card.expires) }
+  const decoded: ContactCard = { peerId, addrs, relays, timestamp: Number(card.timestamp), expires: Number(card.expires) }
+  const prekeys = cardPrekeys(card)
+  if (prekeys != null) decoded.prekeys = prekeys
+  return decoded
+}
+
+/**
+ * A card's prekeys, both or none, with the right lengths. Their own signatures are checked where
+ * they are used (src/session/prekeys.ts, checkBundle); the card's signature already binds them to
+ * its peer.
+ */
+function cardPrekeys (card: Card): CardPrekeys | undefined {
+  const { signedPrekey, pqPrekey } = card
+  if (signedPrekey == null && pqPrekey == null) return undefined
+  if (signedPrekey == null || pqPrekey == null) throw new InvalidCardError('a contact card carries both session prekeys or neither')
+  if (signedPrekey.publicKey.byteLength !== 32 || pqPrekey.publicKey.byteLength !== KEM_PUBLIC_KEY_LENGTH || signedPrekey.signature.byteLength !== 64 || pqPrekey.signature.byteLength !== 64) {
+    throw new InvalidCardError('a session prekey in a contact card has the wrong length')
+  }
+  return { signedPrekey, pqPrekey }
 }

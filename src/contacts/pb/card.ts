@@ -122,6 +122,8 @@ export interface Card {
   relays: Uint8Array<ArrayBuffer>[]
   timestamp: bigint
   expires: bigint
+  signedPrekey?: CardPrekey
+  pqPrekey?: CardPrekey
 }
 
 export namespace Card {
@@ -166,6 +168,16 @@ export namespace Card {
         if ((obj.expires != null && obj.expires !== 0n)) {
           w.uint32(48)
           w.uint64(obj.expires)
+        }
+
+        if (obj.signedPrekey != null) {
+          w.uint32(58)
+          CardPrekey.codec().encode(obj.signedPrekey, w)
+        }
+
+        if (obj.pqPrekey != null) {
+          w.uint32(66)
+          CardPrekey.codec().encode(obj.pqPrekey, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -217,6 +229,18 @@ export namespace Card {
             }
             case 6: {
               obj.expires = reader.uint64()
+              break
+            }
+            case 7: {
+              obj.signedPrekey = CardPrekey.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.signedPrekey
+              })
+              break
+            }
+            case 8: {
+              obj.pqPrekey = CardPrekey.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.pqPrekey
+              })
               break
             }
             default: {
@@ -297,6 +321,20 @@ export namespace Card {
               }
               break
             }
+            case 7: {
+              yield * CardPrekey.codec().stream(reader, reader.uint32(), `${prefix}.signedPrekey`, {
+                limits: opts.limits?.signedPrekey
+              })
+
+              break
+            }
+            case 8: {
+              yield * CardPrekey.codec().stream(reader, reader.uint32(), `${prefix}.pqPrekey`, {
+                limits: opts.limits?.pqPrekey
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -341,6 +379,36 @@ export namespace Card {
     value: bigint
   }
 
+  export interface CardSignedPrekeyIdFieldEvent {
+    field: '$.signedPrekey.id'
+    value: number
+  }
+
+  export interface CardSignedPrekeyPublicKeyFieldEvent {
+    field: '$.signedPrekey.publicKey'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface CardSignedPrekeySignatureFieldEvent {
+    field: '$.signedPrekey.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface CardPqPrekeyIdFieldEvent {
+    field: '$.pqPrekey.id'
+    value: number
+  }
+
+  export interface CardPqPrekeyPublicKeyFieldEvent {
+    field: '$.pqPrekey.publicKey'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface CardPqPrekeySignatureFieldEvent {
+    field: '$.pqPrekey.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Card>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Card.codec())
   }
@@ -349,7 +417,142 @@ export namespace Card {
     return decodeMessage(buf, Card.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Card>): Generator<CardVersionFieldEvent | CardPeerIdFieldEvent | CardAddrsFieldEvent | CardRelaysFieldEvent | CardTimestampFieldEvent | CardExpiresFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Card>): Generator<CardVersionFieldEvent | CardPeerIdFieldEvent | CardAddrsFieldEvent | CardRelaysFieldEvent | CardTimestampFieldEvent | CardExpiresFieldEvent | CardSignedPrekeyIdFieldEvent | CardSignedPrekeyPublicKeyFieldEvent | CardSignedPrekeySignatureFieldEvent | CardPqPrekeyIdFieldEvent | CardPqPrekeyPublicKeyFieldEvent | CardPqPrekeySignatureFieldEvent> {
     return streamMessage(buf, Card.codec(), opts)
+  }
+}
+
+export interface CardPrekey {
+  id: number
+  publicKey: Uint8Array<ArrayBuffer>
+  signature: Uint8Array<ArrayBuffer>
+}
+
+export namespace CardPrekey {
+  let _codec: Codec<CardPrekey>
+
+  export const codec = (): Codec<CardPrekey> => {
+    if (_codec == null) {
+      _codec = message<CardPrekey>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.id != null && obj.id !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.id)
+        }
+
+        if ((obj.publicKey != null && obj.publicKey.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.publicKey)
+        }
+
+        if ((obj.signature != null && obj.signature.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.signature)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          id: 0,
+          publicKey: uint8ArrayAlloc(0),
+          signature: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.id = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.publicKey = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.signature = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.id`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.publicKey`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.signature`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface CardPrekeyIdFieldEvent {
+    field: '$.id'
+    value: number
+  }
+
+  export interface CardPrekeyPublicKeyFieldEvent {
+    field: '$.publicKey'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface CardPrekeySignatureFieldEvent {
+    field: '$.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<CardPrekey>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, CardPrekey.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CardPrekey>): CardPrekey {
+    return decodeMessage(buf, CardPrekey.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CardPrekey>): Generator<CardPrekeyIdFieldEvent | CardPrekeyPublicKeyFieldEvent | CardPrekeySignatureFieldEvent> {
+    return streamMessage(buf, CardPrekey.codec(), opts)
   }
 }
