@@ -1,33 +1,27 @@
+/**
+ * The /pigeon/dm/1.0.0 service (docs/protocol.md, sections 3 to 9): batches of envelopes out,
+ * acks with signed receipts back. What the envelopes hold is the EnvelopeReceiver's business.
+ */
 import { pbStream, RateLimiter } from '@libp2p/utils'
-import { Ack, Batch, type Body, type Envelope } from '../wire/pb/wire.js'
+import { Ack, Batch, type Envelope } from '../wire/pb/wire.js'
 import { FRAME_OPTIONS } from '../wire/framing.js'
 import {
   DM_PROTOCOL, DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_MAX_OUTBOUND_STREAMS,
-  DM_SENDER_IDLE_MS, MAX_BATCH_ENVELOPES, MAX_ENVELOPE_BYTES, MAX_TEXT_BYTES, DM_INBOUND_RATE
+  DM_SENDER_IDLE_MS, MAX_BATCH_ENVELOPES, DM_INBOUND_RATE
 } from './constants.js'
-import { BODY_KIND, REJECT_REASON_CODES } from '../wire/constants.js'
-import { open, MAX_RECEIPT_REFS, type RejectReason } from '../crypto/envelope.js'
+import { REJECT_REASON_CODES } from '../wire/constants.js'
 import { localKeys, peerKeys, type LocalKeys, type PeerKeys } from '../crypto/keys.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { signReceipt, verifyReceipt } from '../crypto/receipt.js'
-import { EnvelopeRejectedError, ProtocolViolationError } from '../errors.js'
-import { MAX_KEY_GRANT_BYTES, MESSAGE_ID_LENGTH } from '../constants.js'
-import type { DeliveryResult, DirectMessages, DirectMessagesComponents, DirectMessagesInit, IncomingMessage } from './index.js'
+import { ProtocolViolationError } from '../errors.js'
+import type { RejectReason } from '../crypto/envelope.js'
+import type { DeliveryResult, DirectMessages, DirectMessagesComponents, DirectMessagesInit } from './index.js'
 import type { AbortOptions, Connection, Ed25519PrivateKey, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import { idToHex } from '../ids.js'
 
 const REASON_NAMES = new Map<number, RejectReason>(
   Object.entries(REJECT_REASON_CODES).filter(([name]) => name !== 'unknown').map(([name, code]) => [code, name as RejectReason])
 )
-
-/** Relay addresses, and own addresses, a body may carry. */
-const MAX_BODY_RELAYS = 16
-
-
-/** Bytes an envelope occupies on the wire, without encoding it again. */
-function envelopeSize (env: Envelope): number {
-  return env.id.byteLength + env.recipient.byteLength + env.ephemeralKey.byteLength + env.nonce.byteLength + env.ciphertext.byteLength + 16
-}
 
 /** A batch written and waiting for its ack. */
 interface PendingBatch {
@@ -282,34 +276,4 @@ export class DirectMessagesService implements DirectMessages, Startable {
     for (const waiting of session.pending.splice(0)) waiting.reject(err)
     if (session.stream.status === 'open') session.stream.abort(err)
   }
-}
-
-/**
- * Opens an envelope addressed to `keys` and checks its body: the receiving half of the protocol
- * shared by direct delivery and mail fetched from a relay. Throws EnvelopeRejectedError.
- */
-export function openIncoming (keys: LocalKeys, env: Envelope): IncomingMessage {
-  if (envelopeSize(env) > MAX_ENVELOPE_BYTES) throw new EnvelopeRejectedError('too-large')
-  const opened = open(keys, env)
-  checkBody(opened.body)
-  return { id: env.id, sender: opened.sender, body: opened.body }
-}
-
-/** Rules on the decrypted body that the envelope layer does not know. */
-function checkBody (body: Body): void {
-  if (body.kind === BODY_KIND.TEXT) {
-    if (Buffer.byteLength(body.text) > MAX_TEXT_BYTES) throw new EnvelopeRejectedError('too-large', 'text exceeds the size cap')
-    if (body.text.length === 0) throw new EnvelopeRejectedError('malformed', 'empty text')
-  } else if (body.kind === BODY_KIND.READ_RECEIPT || body.kind === BODY_KIND.DELIVERY_RECEIPT) {
-    if (body.refs.length === 0 || body.refs.length > MAX_RECEIPT_REFS || body.refs.some(r => r.byteLength !== MESSAGE_ID_LENGTH)) {
-      throw new EnvelopeRejectedError('malformed', 'receipt refs are malformed')
-    }
-  } else if (body.kind === BODY_KIND.CHANNEL_KEY) {
-    if (body.channel.byteLength === 0 || body.channel.byteLength > MAX_KEY_GRANT_BYTES) throw new EnvelopeRejectedError('malformed', 'channel key grant is empty or too large')
-  } else if (body.kind === BODY_KIND.WHEREABOUTS) {
-    if (body.text.length > 0 || body.refs.length > 0 || body.channel.byteLength > 0) throw new EnvelopeRejectedError('malformed', 'a whereabouts body carries nothing but addresses')
-  } else {
-    throw new EnvelopeRejectedError('unsupported-kind', `unknown body kind ${body.kind}`)
-  }
-  if (body.relays.length > MAX_BODY_RELAYS || body.addrs.length > MAX_BODY_RELAYS) throw new EnvelopeRejectedError('malformed', 'too many addresses in the body')
 }
