@@ -29,12 +29,14 @@ export { DEFAULT_AUTO_RELAYS, DEFAULT_RELAY_REPLACE_AFTER_MS } from './constants
 /** How often the finder looks at its relays. */
 const CHECK_INTERVAL_MS = 5000
 /**
- * A search that leaves the node short of relays is repeated after CHECK_INTERVAL_MS, then after
- * twice as long each time, up to this: a network with few or no relays is not asked the same
- * question every 5 s by every node (50 nodes doing so kept a 2-core machine busy with DHT
- * queries). Losing a relay, or coming back online, starts the delays over.
+ * A search that leaves the node short of relays is repeated after CHECK_INTERVAL_MS, the first
+ * SEARCH_QUICK_RETRIES times (a node that just joined may not know DHT servers near the key
+ * yet), then after twice as long each time, up to this: a network with few or no relays is not
+ * asked the same question every 5 s by every node (50 nodes doing so kept a 2-core machine busy
+ * with DHT queries). Losing a relay, or coming back online, starts the delays over.
  */
 export const SEARCH_BACKOFF_MAX_MS = 10 * 60_000
+export const SEARCH_QUICK_RETRIES = 3
 /** A relay that was dropped is not chosen again for this long. */
 const AVOID_MS = 60 * 60_000
 /** Deadline of one search for providers, and of one card lookup. */
@@ -92,6 +94,8 @@ export class RelayFinder {
   /** No search for providers before this time (ms since the epoch), and the delay after the next one that comes up short. */
   private nextSearch = 0
   private searchDelay = CHECK_INTERVAL_MS
+  /** Searches in a row that left the node short. */
+  private shortSearches = 0
   private wasOnline = true
 
   constructor (init: RelayFinderInit) {
@@ -167,7 +171,7 @@ export class RelayFinder {
     if (now < this.nextSearch) return
     // Set before searching, so that a search that throws waits its turn too.
     this.nextSearch = now + this.searchDelay
-    this.searchDelay = Math.min(this.searchDelay * 2, SEARCH_BACKOFF_MAX_MS)
+    if (++this.shortSearches >= SEARCH_QUICK_RETRIES) this.searchDelay = Math.min(this.searchDelay * 2, SEARCH_BACKOFF_MAX_MS)
     for (const candidate of await this.candidates(signal)) {
       if (missing <= 0 || signal.aborted) break
       try {
@@ -188,6 +192,7 @@ export class RelayFinder {
   private searchSoon (): void {
     this.nextSearch = 0
     this.searchDelay = CHECK_INTERVAL_MS
+    this.shortSearches = 0
   }
 
   /** Relays providing RELAY_KEY that this node does not use or avoid, lowest score first. */
