@@ -835,7 +835,7 @@ export class PigeonNode extends TypedEventEmitter<PigeonEvents> {
   async addContact (name: string, cardOrPeerId: string, options: AbortOptions = {}): Promise<ContactRecord> {
     const text = cardOrPeerId.trim()
     const card = text.startsWith(CARD_PREFIX) ? text : await this.findCard(this.peerIdOrCard(text), { ...options, name })
-    const before = this.book.list().find(c => c.name === name)?.identityChanged
+    const before = this.book.find(name)?.identityChanged
     const record = await this.book.add(name, card)
     if (record.identityChanged != null && record.identityChanged !== before) {
       this.safeDispatchEvent<IdentityChange>('contact:identity-changed', { detail: { name: record.name, peerId: record.peerId, ...record.identityChanged } })

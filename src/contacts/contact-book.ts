@@ -88,6 +88,11 @@ export class ContactBook {
     return record
   }
 
+  /** The contact of that name, if any. */
+  find (name: string): ContactRecord | undefined {
+    return this.byName.get(name)
+  }
+
   /** The contact of that name, or ContactError. */
   get (name: string): ContactRecord {
     const record = this.byName.get(name)
